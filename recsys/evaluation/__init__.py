@@ -1,0 +1,1 @@
+"""Evaluation (see the issues that build it)."""

@@ -1,0 +1,1 @@
+"""Ranking (see the issues that build it)."""

@@ -1,0 +1,1 @@
+"""Retrieval (see the issues that build it)."""

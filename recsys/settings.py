@@ -1,0 +1,45 @@
+"""The one typed settings object of the platform (environment variables with the ``HM_`` prefix)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from recsys.home import ProjectHome
+
+
+class Settings(BaseSettings):
+    """Platform settings; every field can be set as ``HM_<FIELD>`` (e.g. ``HM_HOME=/data/hm``)."""
+
+    model_config = SettingsConfigDict(env_prefix="HM_", extra="ignore")
+
+    home: Path = Field(Path(".hm"), description="Project home: all state the platform writes.")
+    raw: Path | None = Field(None, description="Folder with the three Kaggle CSV files.")
+    seed: int = Field(42, description="Default random seed.")
+    price_min: float = Field(0.0, description="Prices must be strictly above this.")
+    price_max: float = Field(1.0, description="Prices above this are rejected as absurd.")
+    date_min: dt.date = Field(dt.date(2000, 1, 1), description="Earliest allowed transaction date.")
+    date_max: dt.date | None = Field(None, description="Latest allowed date (default: today).")
+    age_min: int = Field(14, description="Youngest allowed customer age.")
+    age_max: int = Field(110, description="Oldest allowed customer age.")
+    keep_versions: int = Field(3, description="Lake versions kept (the current one included).")
+    csv_block_mb: int = Field(64, description="CSV block size read at a time, in MiB.")
+
+    @cached_property
+    def paths(self) -> ProjectHome:
+        """The project home's layout."""
+        return ProjectHome(self.home)
+
+    @property
+    def latest_date(self) -> dt.date:
+        """Latest allowed transaction date: ``date_max`` or today."""
+        return self.date_max or dt.date.today()
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit ``overrides`` (None values are ignored)."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
