@@ -1,0 +1,73 @@
+"""Shared fixtures: one session-scoped tiny synthetic world and a lake published from it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+from recsys.settings import Settings  # noqa: E402
+
+REAL_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "hm_real"
+TINY_SEED = 7
+
+
+@pytest.fixture(scope="session")
+def real_data() -> Path:
+    """The real H&M samples beside the checkout (CI has them; a user's clone may not)."""
+    if not REAL_DATA.exists():
+        pytest.skip("real H&M samples (../shared/data/hm_real) not available")
+    return REAL_DATA
+
+
+@pytest.fixture(scope="session")
+def tiny_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny synthetic world (three Kaggle CSVs), generated once per session."""
+    from recsys.data.synthetic import generate_world
+
+    out = tmp_path_factory.mktemp("tiny_world")
+    generate_world("tiny", seed=TINY_SEED, out_dir=out, progress=False)
+    return out
+
+
+def make_settings(home: Path, **overrides: object) -> Settings:
+    """Settings rooted at ``home`` (ignores the caller's HM_* environment)."""
+    return Settings(home=home, raw=None, **overrides)
+
+
+@pytest.fixture(scope="session")
+def published_home(tmp_path_factory: pytest.TempPathFactory, tiny_world: Path) -> Path:
+    """A project home whose lake holds the tiny world (ingested once per session)."""
+    from recsys.data.ingest import ingest
+
+    home = tmp_path_factory.mktemp("published_home")
+    ingest(tiny_world, make_settings(home), progress=False)
+    return home
+
+
+@pytest.fixture
+def home(tmp_path: Path, published_home: Path) -> Path:
+    """A private copy of the published home, free to be modified by one test."""
+    target = tmp_path / "home"
+    shutil.copytree(published_home, target)
+    return target
+
+
+@pytest.fixture
+def settings(home: Path) -> Settings:
+    """Settings rooted at the test's private home."""
+    return make_settings(home)
+
+
+@pytest.fixture
+def raw_copy(tmp_path: Path, tiny_world: Path) -> Path:
+    """A private copy of the tiny world's raw files, free to be broken by one test."""
+    target = tmp_path / "raw"
+    shutil.copytree(tiny_world, target)
+    return target
