@@ -38,7 +38,7 @@ class LakeEmptyError(RuntimeError):
 
 def new_version_id() -> str:
     """A sortable, unique version id (UTC timestamp plus a short random suffix)."""
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
     return f"{stamp}-{uuid.uuid4().hex[:6]}"
 
 

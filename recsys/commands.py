@@ -1,0 +1,154 @@
+"""What each `hm` command does and prints; the CLI module only declares the options."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from recsys.settings import Settings
+
+console = Console(stderr=False, highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+@contextmanager
+def friendly_errors() -> Iterator[None]:
+    """Turn data errors into a clear message on stderr and exit code 1 (no traceback)."""
+    from recsys.data.errors import RawDataError, ValidationFailed
+    from recsys.data.lake import LakeEmptyError
+
+    try:
+        yield
+    except RawDataError as e:
+        err.print("[bold red]error:[/] ", end="")
+        err.print(str(e), markup=False, soft_wrap=True)
+        err.print("nothing was written; the lake keeps its previous version.")
+        raise typer.Exit(1) from None
+    except ValidationFailed as e:
+        err.print(e.report.summary(), markup=False, soft_wrap=True)
+        err.print(e.report.describe_failures(), markup=False, soft_wrap=True)
+        err.print(f"[bold red]{e}[/]")
+        raise typer.Exit(1) from None
+    except LakeEmptyError as e:
+        err.print(f"[bold red]error:[/] {e}")
+        raise typer.Exit(1) from None
+
+
+def _raw_or_fail(settings: Settings, raw: Path | None) -> Path:
+    """The raw folder from --raw or HM_RAW; a clear error if neither is given."""
+    raw = raw or settings.raw
+    if raw is None:
+        err.print("[bold red]error:[/] no raw data: pass --raw DIR or set HM_RAW")
+        raise typer.Exit(2)
+    return raw
+
+
+def run_generate(
+    settings: Settings, scale: str, seed: int | None, out: Path | None, progress: bool
+) -> Path:
+    """Generate a synthetic world and print where it went."""
+    from recsys.data.synthetic import SCALES, generate_world
+
+    if scale not in SCALES:
+        err.print(f"[bold red]error:[/] unknown scale {scale!r}; choose from {sorted(SCALES)}")
+        raise typer.Exit(2)
+    out = out or settings.paths.worlds / scale
+    world = generate_world(scale, seed if seed is not None else settings.seed, out, progress)
+    console.print(
+        f"generated the [bold]{scale}[/] world in {world.seconds:.1f}s -> {world.out_dir}\n"
+        f"  {world.n_articles:,} articles, {world.n_customers:,} customers, "
+        f"{world.n_transactions:,} transactions, {world.first_date} .. {world.last_date}"
+    )
+    return out
+
+
+def run_ingest(settings: Settings, raw: Path | None, force: bool, progress: bool) -> None:
+    """Ingest the raw folder into a new lake version and print a summary."""
+    from recsys.data.ingest import ingest
+
+    raw = _raw_or_fail(settings, raw)
+    with friendly_errors():
+        result = ingest(raw, settings, progress=progress, force=force)
+    if result.skipped:
+        console.print(
+            f"the lake already holds these files (version {result.version}); nothing to do "
+            "(use --force to re-ingest)"
+        )
+        return
+    _print_rows(result.rows, f"ingested {raw} in {result.seconds:.1f}s -> version {result.version}")
+    laps = ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
+    console.print(
+        f"  {result.weeks} weeks, {result.first_date} .. {result.last_date} ({laps})\n"
+        f"  validation passed; Data Docs: {result.report.docs_path}"
+    )
+
+
+def run_validate(settings: Settings, raw: Path | None, progress: bool) -> None:
+    """Validate raw files (dry run) or the live lake version; exit 1 on failure."""
+    from recsys.data.errors import ValidationFailed
+    from recsys.data.ingest import ingest, validate_live
+
+    raw = raw or settings.raw
+    with friendly_errors():
+        if raw is not None:
+            report = ingest(raw, settings, progress=progress, publish=False).report
+        else:
+            report = validate_live(settings)
+            if not report.success:
+                raise ValidationFailed(
+                    report, "validation failed: the live lake version breaks expectations"
+                )
+    console.print(report.summary(), markup=False, soft_wrap=True)
+    console.print(f"validation passed. JSON: {report.json_path}\nData Docs: {report.docs_path}")
+
+
+def run_lake_status(settings: Settings) -> None:
+    """Print the live version's manifest and the versions kept."""
+    from recsys.data.lake import Lake
+
+    lake = Lake(settings.paths.lake)
+    with friendly_errors():
+        manifest = lake.manifest()
+    _print_rows(manifest["rows"], f"live version {manifest['version']} ({lake.current_dir()})")
+    console.print(
+        f"  {manifest['first_date']} .. {manifest['last_date']}, {len(lake.weeks())} weekly "
+        f"partitions, from {manifest['raw_dir']}"
+    )
+    kept = sorted(p.name for p in lake.versions_dir.iterdir())
+    console.print(f"  versions kept: {', '.join(kept)}")
+
+
+def _print_rows(rows: dict[str, int], title: str) -> None:
+    """A title line and a small table of row counts per table."""
+    console.print(title, soft_wrap=True)
+    table = Table()
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, n in rows.items():
+        table.add_row(name, f"{n:,}")
+    console.print(table)
+
+
+def run_main(settings: Settings, raw: Path | None, progress: bool) -> None:
+    """`make run`: generate (if no raw data is configured), ingest with validation, summarise."""
+    raw = raw or settings.raw
+    if raw is None:
+        raw = settings.paths.worlds / "small"
+        if not (raw / "transactions_train.csv").exists():
+            run_generate(settings, "small", settings.seed, raw, progress)
+        else:
+            console.print(f"using the synthetic small world at {raw}")
+    run_ingest(settings, raw, force=False, progress=progress)
+    home = settings.paths.root
+    console.print(
+        "\nnext:\n"
+        f"  hm lake                          # what is live in {home / 'lake'}\n"
+        f"  hm validate                      # re-check the live version\n"
+        f"  HM_HOME={os.fspath(home)} hm ingest --raw /path/to/kaggle  # your own files"
+    )

@@ -1,0 +1,76 @@
+"""The `hm` CLI end to end on the tiny world: generate -> ingest -> validate -> lake."""
+
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from recsys import schema
+from recsys.cli import app
+
+runner = CliRunner()
+
+
+def hm(*args: str, home) -> object:
+    return runner.invoke(app, ["--home", str(home), *args], catch_exceptions=False)
+
+
+def test_help_lists_every_command():
+    out = subprocess.run(
+        [sys.executable, "-m", "recsys.cli", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    for command in ("generate", "ingest", "validate", "lake", "run"):
+        assert command in out
+
+
+def test_generate_ingest_validate_lake(tmp_path):
+    home, raw = tmp_path / "home", tmp_path / "raw"
+    result = hm("generate", "--scale", "tiny", "--seed", "3", "--out", str(raw), "-q", home=home)
+    assert result.exit_code == 0, result.output
+    assert all((raw / name).exists() for name in schema.RAW_FILES)
+
+    result = hm("ingest", "--raw", str(raw), "-q", home=home)
+    assert result.exit_code == 0, result.output
+    assert "version" in result.output and "validation passed" in result.output
+
+    again = hm("ingest", "--raw", str(raw), "-q", home=home)
+    assert again.exit_code == 0 and "already holds these files" in again.output
+
+    result = hm("validate", "-q", home=home)
+    assert result.exit_code == 0, result.output
+    assert "PASS" in result.output and "Data Docs" in result.output
+
+    result = hm("lake", home=home)
+    assert result.exit_code == 0 and "transactions" in result.output
+
+
+def test_bad_input_exits_1_with_a_clear_message_and_keeps_the_lake(settings, raw_copy):
+    path = raw_copy / schema.TRANSACTIONS_FILE
+    text = path.read_text().splitlines(keepends=True)
+    text[3] = text[3].replace(text[3].split(",")[3], "-1.5")
+    path.write_text("".join(text))
+    live = (settings.paths.lake / "CURRENT").read_text()
+    result = hm("ingest", "--raw", str(raw_copy), "-q", home=settings.home)
+    assert result.exit_code == 1
+    assert "transactions_train.csv" in result.output and "price" in result.output
+    assert (settings.paths.lake / "CURRENT").read_text() == live
+
+
+def test_validate_raw_is_a_dry_run(settings, tiny_world):
+    versions = sorted(p.name for p in (settings.paths.lake / "versions").iterdir())
+    result = hm("validate", "--raw", str(tiny_world), "-q", home=settings.home)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (settings.paths.lake / "versions").iterdir()) == versions
+
+
+def test_missing_raw_dir_is_a_usage_error(tmp_path, monkeypatch):
+    monkeypatch.delenv("HM_RAW", raising=False)
+    result = hm("ingest", home=tmp_path)
+    assert result.exit_code == 2 and "--raw" in result.output
+
+
+@pytest.mark.parametrize("scale", ["huge"])
+def test_unknown_scale(tmp_path, scale):
+    result = hm("generate", "--scale", scale, home=tmp_path)
+    assert result.exit_code == 2 and "tiny" in result.output
