@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): speed and memory at medium and full H&M scale."""

@@ -1,0 +1,135 @@
+"""`make bench`: time and peak memory of each platform step at several scales; results -> README.
+
+Each step runs as its own `hm` process so that its peak RSS is its own (``os.wait4``). Results
+are kept in ``benchmarks/results/<scale>.json`` and rendered into README.md between the markers
+``<!-- bench:start -->`` and ``<!-- bench:end -->``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+
+@dataclass
+class StepResult:
+    """One measured step."""
+
+    scale: str
+    step: str
+    seconds: float
+    peak_rss_mb: float
+    detail: str = ""
+
+
+def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Run ``cmd``; return (wall seconds, peak RSS in MiB, last output line). Raises on failure."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert proc.stdout is not None
+    output = proc.stdout.read().decode(errors="replace")
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{output[-3000:]}")
+    lines = [ln for ln in output.strip().splitlines() if ln.strip()]
+    return seconds, usage.ru_maxrss / 1024, lines[-1] if lines else ""
+
+
+def hm(*args: str) -> list[str]:
+    """The command line of an `hm` call in this interpreter."""
+    return [sys.executable, "-m", "recsys.cli", *args]
+
+
+def bench_scale(scale: str, workdir: Path, seed: int) -> list[StepResult]:
+    """Generate, then ingest (with validation) one scale; returns the measured steps."""
+    env = {**os.environ, "HM_HOME": str(workdir / "home"), "GX_ANALYTICS_ENABLED": "false"}
+    raw = workdir / "raw"
+    shutil.rmtree(workdir, ignore_errors=True)
+    results = []
+    steps = [
+        (
+            "generate",
+            hm("generate", "--scale", scale, "--seed", str(seed), "--out", str(raw), "-q"),
+        ),
+        ("ingest + validate", hm("ingest", "--raw", str(raw), "-q")),
+        ("validate (lake)", hm("validate", "-q")),
+    ]
+    for step, cmd in steps:
+        print(f"[{scale}] {step} ...", flush=True)
+        seconds, rss, last = measure(cmd, env)
+        results.append(StepResult(scale, step, round(seconds, 1), round(rss), _detail(step, raw)))
+        print(f"[{scale}] {step}: {seconds:.1f}s, peak {rss:.0f} MiB  ({last})", flush=True)
+    return results
+
+
+def _detail(step: str, raw: Path) -> str:
+    """A short description of the data a step worked on."""
+    if step != "generate":
+        return ""
+    tx = raw / "transactions_train.csv"
+    return f"{tx.stat().st_size / 2**30:.2f} GiB transactions CSV" if tx.exists() else ""
+
+
+def render(results: list[dict]) -> str:
+    """The README table."""
+    rows = [
+        "| scale | step | wall time | peak RSS | notes |",
+        "|---|---|---:|---:|---|",
+    ]
+    for r in results:
+        rows.append(
+            f"| {r['scale']} | {r['step']} | {r['seconds']:.1f} s | {r['peak_rss_mb']:,.0f} MiB "
+            f"| {r['detail']} |"
+        )
+    machine = f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"
+    stamp = dt.date.today().isoformat()
+    return "\n".join([f"Measured {stamp} on {machine} by `make bench`.", "", *rows])
+
+
+def update_readme(readme: Path, table: str) -> None:
+    """Replace the text between the bench markers of the README."""
+    text = readme.read_text()
+    if START not in text:
+        text += f"\n{START}\n{END}\n"
+    head, rest = text.split(START, 1)
+    tail = rest.split(END, 1)[1]
+    readme.write_text(f"{head}{START}\n{table}\n{END}{tail}")
+
+
+def main() -> None:
+    """Parse arguments, run the scales, store and render the results."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scales", nargs="+", default=["medium", "full"])
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--workdir", type=Path, default=ROOT / ".hm" / "bench")
+    parser.add_argument("--readme", type=Path, default=None)
+    args = parser.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    for scale in args.scales:
+        results = bench_scale(scale, args.workdir / scale, args.seed)
+        (RESULTS / f"{scale}.json").write_text(json.dumps([asdict(r) for r in results], indent=2))
+    if args.readme:
+        stored = []
+        for scale in ("tiny", "small", "medium", "full"):
+            path = RESULTS / f"{scale}.json"
+            stored += json.loads(path.read_text()) if path.exists() else []
+        update_readme(args.readme, render(stored))
+
+
+if __name__ == "__main__":
+    main()
