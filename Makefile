@@ -33,8 +33,8 @@ format: install  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: install  ## benchmarks at medium and full scale; figures go into README.md
-	$(BIN)/python -m benchmarks.run --scales medium full --readme README.md
+bench: install  ## benchmarks at tiny, medium and full scale; figures go into README.md
+	$(BIN)/python -m benchmarks.run --scales tiny medium full --readme README.md
 
 clean:  ## remove the project home (.hm) and caches, keep .venv
 	rm -rf .hm .pytest_cache .ruff_cache

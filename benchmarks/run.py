@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -36,7 +37,7 @@ class StepResult:
 
 
 def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """Run ``cmd``; return (wall seconds, peak RSS in MiB, last output line). Raises on failure."""
+    """Run ``cmd``; return (wall seconds, peak RSS in MiB, its output). Raises on failure."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert proc.stdout is not None
@@ -46,8 +47,7 @@ def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{output[-3000:]}")
-    lines = [ln for ln in output.strip().splitlines() if ln.strip()]
-    return seconds, usage.ru_maxrss / 1024, lines[-1] if lines else ""
+    return seconds, usage.ru_maxrss / 1024, output
 
 
 def hm(*args: str) -> list[str]:
@@ -57,7 +57,7 @@ def hm(*args: str) -> list[str]:
 
 def bench_scale(scale: str, workdir: Path, seed: int) -> list[StepResult]:
     """Generate, then ingest (with validation) one scale; returns the measured steps."""
-    env = {**os.environ, "HM_HOME": str(workdir / "home"), "GX_ANALYTICS_ENABLED": "false"}
+    env = {**os.environ, "HM_HOME": str(workdir / "home"), "COLUMNS": "240"}
     raw = workdir / "raw"
     shutil.rmtree(workdir, ignore_errors=True)
     results = []
@@ -71,18 +71,23 @@ def bench_scale(scale: str, workdir: Path, seed: int) -> list[StepResult]:
     ]
     for step, cmd in steps:
         print(f"[{scale}] {step} ...", flush=True)
-        seconds, rss, last = measure(cmd, env)
-        results.append(StepResult(scale, step, round(seconds, 1), round(rss), _detail(step, raw)))
-        print(f"[{scale}] {step}: {seconds:.1f}s, peak {rss:.0f} MiB  ({last})", flush=True)
+        seconds, rss, output = measure(cmd, env)
+        detail = _detail(step, raw, output)
+        results.append(StepResult(scale, step, round(seconds, 1), round(rss), detail))
+        print(f"[{scale}] {step}: {seconds:.1f}s, peak {rss:.0f} MiB  {detail}", flush=True)
     return results
 
 
-def _detail(step: str, raw: Path) -> str:
-    """A short description of the data a step worked on."""
-    if step != "generate":
-        return ""
-    tx = raw / "transactions_train.csv"
-    return f"{tx.stat().st_size / 2**30:.2f} GiB transactions CSV" if tx.exists() else ""
+def _detail(step: str, raw: Path, output: str) -> str:
+    """A short description of the data a step worked on (sizes, stage timings)."""
+    text = " ".join(output.split())
+    if step == "generate":
+        rows = re.search(r"([\d,]+) transactions", text)
+        size = (raw / "transactions_train.csv").stat().st_size / 2**20
+        shown = f"{size / 1024:.2f} GiB" if size >= 1024 else f"{size:.0f} MiB"
+        return f"{rows.group(1) if rows else '?'} transactions, {shown} CSV"
+    laps = re.search(r"\((articles\+customers [^)]*)\)", text)
+    return f"stages: {laps.group(1)}" if laps else ""
 
 
 def render(results: list[dict]) -> str:
@@ -114,7 +119,7 @@ def update_readme(readme: Path, table: str) -> None:
 def main() -> None:
     """Parse arguments, run the scales, store and render the results."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--scales", nargs="+", default=["medium", "full"])
+    parser.add_argument("--scales", nargs="+", default=["tiny", "medium", "full"])
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--workdir", type=Path, default=ROOT / ".hm" / "bench")
     parser.add_argument("--readme", type=Path, default=None)

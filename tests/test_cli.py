@@ -74,3 +74,12 @@ def test_missing_raw_dir_is_a_usage_error(tmp_path, monkeypatch):
 def test_unknown_scale(tmp_path, scale):
     result = hm("generate", "--scale", scale, home=tmp_path)
     assert result.exit_code == 2 and "tiny" in result.output
+
+
+def test_run_generates_the_small_world_and_ingests_it_idempotently(tmp_path, monkeypatch):
+    monkeypatch.delenv("HM_RAW", raising=False)
+    first = hm("run", "-q", home=tmp_path)
+    assert first.exit_code == 0, first.output
+    assert "generated the small world" in first.output and "validation passed" in first.output
+    second = hm("run", "-q", home=tmp_path)
+    assert second.exit_code == 0 and "already holds these files" in second.output

@@ -124,17 +124,7 @@ def ingest(
             return _result_from_manifest(manifest, time.perf_counter() - start)
     clock = _Clock()
     with lake.staging() as stage:
-        tables = {
-            schema.ARTICLES: read_typed(paths[schema.ARTICLES], SPECS[schema.ARTICLES]),
-            schema.CUSTOMERS: read_typed(paths[schema.CUSTOMERS], SPECS[schema.CUSTOMERS]),
-        }
-        for name, table in tables.items():
-            pq.write_table(table, stage / f"{name}.parquet", compression="zstd")
-        clock.lap("articles+customers")
-        tables[schema.TRANSACTIONS] = stream_transactions(
-            paths[schema.TRANSACTIONS], stage / schema.TRANSACTIONS, settings, progress
-        )
-        clock.lap("transactions")
+        tables = _stage_tables(paths, stage, settings, progress, clock)
         manifest = _manifest(raw_dir, fingerprint, tables)
         report = _validate(tables, paths, settings)  # consumes the in-memory tables
         clock.lap("validation")
@@ -152,6 +142,24 @@ def ingest(
     )
     result.timings = clock.laps
     return result
+
+
+def _stage_tables(
+    paths: dict[str, Path], stage: Path, settings: Settings, progress: bool, clock: _Clock
+) -> dict[str, pa.Table]:
+    """Write the typed tables into the staging folder; returns them (in memory) for validation."""
+    tables = {
+        name: read_typed(paths[name], SPECS[name], settings.csv_block_mb)
+        for name in (schema.ARTICLES, schema.CUSTOMERS)
+    }
+    for name, table in tables.items():
+        pq.write_table(table, stage / f"{name}.parquet", compression="zstd")
+    clock.lap("articles+customers")
+    tables[schema.TRANSACTIONS] = stream_transactions(
+        paths[schema.TRANSACTIONS], stage / schema.TRANSACTIONS, settings, progress
+    )
+    clock.lap("transactions")
+    return tables
 
 
 class _Clock:
