@@ -30,7 +30,6 @@ from recsys.validation.suites import (
 
 TX, CU, AR = schema.TRANSACTIONS_FILE, schema.CUSTOMERS_FILE, schema.ARTICLES_FILE
 UNKNOWN_HEX = "ff" * 32
-REAL_SAMPLE = Path("/work/shared/data/hm_real/sample_1364")
 
 
 def bad_tables() -> dict[str, pd.DataFrame]:
@@ -243,8 +242,7 @@ def load_real_sample(folder: Path) -> dict[str, pd.DataFrame]:
     return tables
 
 
-@pytest.mark.skipif(not REAL_SAMPLE.is_dir(), reason="real H&M sample not available")
-def test_real_sample_passes(tmp_path: Path, settings: Settings) -> None:
-    report = validate_tables(load_real_sample(REAL_SAMPLE), tmp_path, settings)
+def test_real_sample_passes(tmp_path: Path, settings: Settings, real_data: Path) -> None:
+    report = validate_tables(load_real_sample(real_data / "sample_1364"), tmp_path, settings)
     assert report.success, report.describe_failures()
     assert [t.n_rows for t in report.tables] == [17033, 1364, 31662]
