@@ -56,7 +56,7 @@ def generate(
     quiet: Quiet = False,
 ) -> None:
     """Write a synthetic H&M world (articles.csv, customers.csv, transactions_train.csv)."""
-    from recsys.commands import run_generate
+    from recsys.commands.data import run_generate
 
     run_generate(_settings(ctx), scale, seed, out, progress=not quiet)
 
@@ -69,7 +69,7 @@ def ingest(
     quiet: Quiet = False,
 ) -> None:
     """Validate the raw CSVs and publish them as typed, week-partitioned Parquet in the lake."""
-    from recsys.commands import run_ingest
+    from recsys.commands.data import run_ingest
 
     run_ingest(_settings(ctx), raw, force=force, progress=not quiet)
 
@@ -81,7 +81,7 @@ def validate(ctx: typer.Context, raw: RawOpt = None, quiet: Quiet = False) -> No
     Prints a pass/fail summary, writes a JSON result and Data Docs HTML; exit code 1 on failure.
     Validating --raw files writes nothing to the lake.
     """
-    from recsys.commands import run_validate
+    from recsys.commands.data import run_validate
 
     run_validate(_settings(ctx), raw, progress=not quiet)
 
@@ -89,7 +89,7 @@ def validate(ctx: typer.Context, raw: RawOpt = None, quiet: Quiet = False) -> No
 @app.command()
 def lake(ctx: typer.Context) -> None:
     """Show the live lake version, its tables and the versions kept."""
-    from recsys.commands import run_lake_status
+    from recsys.commands.data import run_lake_status
 
     run_lake_status(_settings(ctx))
 
@@ -100,7 +100,7 @@ def run(ctx: typer.Context, raw: RawOpt = None, quiet: Quiet = False) -> None:
 
     Without --raw/HM_RAW it generates the small synthetic world first; then ingests and validates.
     """
-    from recsys.commands import run_main
+    from recsys.commands.data import run_main
 
     run_main(_settings(ctx), raw, progress=not quiet)
 

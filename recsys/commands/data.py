@@ -1,43 +1,15 @@
-"""What each `hm` command does and prints; the CLI module only declares the options."""
+"""`hm generate | ingest | validate | lake | run`: the data layer's commands."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from recsys.commands import console, err, friendly_errors
 from recsys.settings import Settings
-
-console = Console(stderr=False, highlight=False)
-err = Console(stderr=True, highlight=False)
-
-
-@contextmanager
-def friendly_errors() -> Iterator[None]:
-    """Turn data errors into a clear message on stderr and exit code 1 (no traceback)."""
-    from recsys.data.errors import RawDataError, ValidationFailed
-    from recsys.data.lake import LakeEmptyError
-
-    try:
-        yield
-    except RawDataError as e:
-        err.print("[bold red]error:[/] ", end="")
-        err.print(str(e), markup=False, soft_wrap=True)
-        err.print("nothing was written; the lake keeps its previous version.")
-        raise typer.Exit(1) from None
-    except ValidationFailed as e:
-        err.print(e.report.summary(), markup=False, soft_wrap=True)
-        err.print(e.report.describe_failures(), markup=False, soft_wrap=True)
-        err.print(f"[bold red]{e}[/]")
-        raise typer.Exit(1) from None
-    except LakeEmptyError as e:
-        err.print(f"[bold red]error:[/] {e}")
-        raise typer.Exit(1) from None
 
 
 def _raw_or_fail(settings: Settings, raw: Path | None) -> Path:

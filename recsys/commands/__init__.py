@@ -1,0 +1,35 @@
+"""What each `hm` command does and prints; ``recsys.cli`` only declares the options."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+
+console = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+@contextmanager
+def friendly_errors() -> Iterator[None]:
+    """Turn data errors into a clear message on stderr and exit code 1 (no traceback)."""
+    from recsys.data.errors import RawDataError, ValidationFailed
+    from recsys.data.lake import LakeEmptyError
+
+    try:
+        yield
+    except RawDataError as e:
+        err.print("[bold red]error:[/] ", end="")
+        err.print(str(e), markup=False, soft_wrap=True)
+        err.print("nothing was written; the lake keeps its previous version.")
+        raise typer.Exit(1) from None
+    except ValidationFailed as e:
+        err.print(e.report.summary(), markup=False, soft_wrap=True)
+        err.print(e.report.describe_failures(), markup=False, soft_wrap=True)
+        err.print(f"[bold red]{e}[/]")
+        raise typer.Exit(1) from None
+    except LakeEmptyError as e:
+        err.print(f"[bold red]error:[/] {e}")
+        raise typer.Exit(1) from None
