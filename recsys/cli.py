@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -103,6 +104,64 @@ def run(ctx: typer.Context, raw: RawOpt = None, quiet: Quiet = False) -> None:
     from recsys.commands.data import run_main
 
     run_main(_settings(ctx), raw, progress=not quiet)
+
+
+features_app = typer.Typer(
+    help="Windowed customer/article features: weekly snapshots (offline store) and Feast.",
+    no_args_is_help=True,
+)
+app.add_typer(features_app, name="features")
+
+
+@features_app.command("build")
+def features_build(
+    ctx: typer.Context,
+    weeks: Annotated[
+        int | None, typer.Option(help="Cutoffs to build (default HM_FEATURE_WEEKS).")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Rebuild snapshots that are up to date.")] = False,
+    quiet: Quiet = False,
+) -> None:
+    """Compute weekly feature snapshots for the last N cutoffs (Wednesdays) from the lake."""
+    from recsys.commands.features import run_build
+
+    settings = _settings(ctx)
+    run_build(settings, weeks or settings.feature_weeks, force, progress=not quiet)
+
+
+@features_app.command("apply")
+def features_apply(ctx: typer.Context) -> None:
+    """Register entities, feature views and services in the Feast registry (`feast apply`)."""
+    from recsys.commands.features import run_apply
+
+    run_apply(_settings(ctx))
+
+
+@features_app.command("materialize")
+def features_materialize(
+    ctx: typer.Context,
+    cutoff: Annotated[
+        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Default: the newest snapshot.")
+    ] = None,
+    quiet: Quiet = False,
+) -> None:
+    """Load a snapshot into the online store (SQLite, or Redis with HM_ONLINE_STORE=redis)."""
+    from recsys.commands.features import run_materialize
+
+    run_materialize(_settings(ctx), cutoff.date() if cutoff else None, progress=not quiet)
+
+
+@features_app.command("show")
+def features_show(
+    ctx: typer.Context,
+    customer: Annotated[str, typer.Argument(help="Customer id: 64-hex (Kaggle) or int64 key.")],
+    article: Annotated[list[int] | None, typer.Option(help="Candidate article ids.")] = None,
+    n: Annotated[int, typer.Option("--n", "-n", help="Features to print.")] = 20,
+) -> None:
+    """Online features of a customer next to the offline snapshot's values."""
+    from recsys.commands.features import run_show
+
+    run_show(_settings(ctx), customer, article or [], n)
 
 
 if __name__ == "__main__":

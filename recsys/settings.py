@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -28,6 +29,9 @@ class Settings(BaseSettings):
     age_max: int = Field(110, description="Oldest allowed customer age.")
     keep_versions: int = Field(3, description="Lake versions kept (the current one included).")
     csv_block_mb: int = Field(64, description="CSV block size read at a time, in MiB.")
+    feature_weeks: int = Field(8, description="Weekly feature snapshots built by default.")
+    online_store: Literal["sqlite", "redis"] = Field("sqlite", description="Feast online store.")
+    redis: str = Field("127.0.0.1:6379", description="Redis for Feast (host:port,db=N,...).")
 
     @cached_property
     def paths(self) -> ProjectHome:

@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from recsys import schema
 from recsys.cli import app
+from recsys.data.lake import Lake
 
 runner = CliRunner()
 
@@ -83,3 +84,40 @@ def test_run_generates_the_small_world_and_ingests_it_idempotently(tmp_path, mon
     assert "generated the small world" in first.output and "validation passed" in first.output
     second = hm("run", "-q", home=tmp_path)
     assert second.exit_code == 0 and "already holds these files" in second.output
+
+
+def test_features_build_materialize_and_show_agree_with_the_snapshot(settings):
+    import pyarrow.parquet as pq
+
+    home = settings.home
+    built = hm("features", "build", "--weeks", "2", "-q", home=home)
+    assert built.exit_code == 0, built.output
+    assert "2020-09-16" in built.output and "2020-09-23" in built.output
+    done = hm("features", "materialize", "-q", home=home)
+    assert done.exit_code == 0 and "materialized cutoff 2020-09-23" in done.output, done.output
+
+    snapshot = pq.read_table(settings.paths.features / "customer" / "2020-09-23.parquet")
+    active = snapshot.filter(snapshot.column("c_n_tx_all").to_numpy() > 0)
+    customer = active.column(schema.CUSTOMER_ID)[0].as_py()
+    customers = Lake(settings.paths.lake).read(schema.CUSTOMERS).to_pandas()
+    hex_id = customers.set_index(schema.CUSTOMER_ID).loc[customer, schema.CUSTOMER_HEX]
+    shown = hm("features", "show", hex_id, "-n", "30", home=home)
+    assert shown.exit_code == 0, shown.output
+    rows = [ln.split("│")[1:4] for ln in shown.output.splitlines() if ln.count("│") == 4]
+    assert len(rows) == 30
+    assert all(online.strip() == offline.strip() for _, online, offline in rows[1:] or rows)
+
+
+def test_materialize_of_an_invalid_snapshot_fails_clearly_and_keeps_the_online_store(settings):
+    import pyarrow.parquet as pq
+
+    home = settings.home
+    assert hm("features", "build", "--weeks", "1", "-q", home=home).exit_code == 0
+    assert hm("features", "materialize", "-q", home=home).exit_code == 0
+    stamp = (settings.paths.feast / "online_version.json").read_text()
+    path = settings.paths.features / "article" / "2020-09-23.parquet"
+    pq.write_table(pq.read_table(path).drop_columns(["a_units_1w"]), path)
+    failed = hm("features", "materialize", "-q", home=home)
+    assert failed.exit_code == 1
+    assert str(path) in " ".join(failed.output.split()) and "online store keeps" in failed.output
+    assert (settings.paths.feast / "online_version.json").read_text() == stamp

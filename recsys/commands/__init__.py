@@ -17,6 +17,7 @@ def friendly_errors() -> Iterator[None]:
     """Turn data errors into a clear message on stderr and exit code 1 (no traceback)."""
     from recsys.data.errors import RawDataError, ValidationFailed
     from recsys.data.lake import LakeEmptyError
+    from recsys.features.snapshots import SnapshotError
 
     try:
         yield
@@ -29,6 +30,11 @@ def friendly_errors() -> Iterator[None]:
         err.print(e.report.summary(), markup=False, soft_wrap=True)
         err.print(e.report.describe_failures(), markup=False, soft_wrap=True)
         err.print(f"[bold red]{e}[/]")
+        raise typer.Exit(1) from None
+    except SnapshotError as e:
+        err.print("[bold red]error:[/] ", end="")
+        err.print(str(e), markup=False, soft_wrap=True)
+        err.print("nothing was written; the online store keeps its previous values.")
         raise typer.Exit(1) from None
     except LakeEmptyError as e:
         err.print(f"[bold red]error:[/] {e}")
