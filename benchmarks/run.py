@@ -56,7 +56,7 @@ def hm(*args: str) -> list[str]:
 
 
 def bench_scale(scale: str, workdir: Path, seed: int) -> list[StepResult]:
-    """Generate, then ingest (with validation) one scale; returns the measured steps."""
+    """Generate, ingest (with validation), build features, materialize, read online."""
     env = {**os.environ, "HM_HOME": str(workdir / "home"), "COLUMNS": "240"}
     raw = workdir / "raw"
     shutil.rmtree(workdir, ignore_errors=True)
@@ -68,6 +68,12 @@ def bench_scale(scale: str, workdir: Path, seed: int) -> list[StepResult]:
         ),
         ("ingest + validate", hm("ingest", "--raw", str(raw), "-q")),
         ("validate (lake)", hm("validate", "-q")),
+        ("features build (1 cutoff)", hm("features", "build", "--weeks", "1", "-q")),
+        ("features materialize (SQLite)", hm("features", "materialize", "-q")),
+        (
+            "online read 1 customer + 200 articles",
+            [sys.executable, "-m", "benchmarks.online_latency"],
+        ),
     ]
     for step, cmd in steps:
         print(f"[{scale}] {step} ...", flush=True)
@@ -79,15 +85,31 @@ def bench_scale(scale: str, workdir: Path, seed: int) -> list[StepResult]:
 
 
 def _detail(step: str, raw: Path, output: str) -> str:
-    """A short description of the data a step worked on (sizes, stage timings)."""
+    """A short description of the data a step worked on (sizes, stage timings, latencies)."""
     text = " ".join(output.split())
     if step == "generate":
         rows = re.search(r"([\d,]+) transactions", text)
         size = (raw / "transactions_train.csv").stat().st_size / 2**20
         shown = f"{size / 1024:.2f} GiB" if size >= 1024 else f"{size:.0f} MiB"
         return f"{rows.group(1) if rows else '?'} transactions, {shown} CSV"
+    if step.startswith("online read"):
+        found = re.search(r"\{.*\}", text)
+        return _latency_note(json.loads(found.group(0))) if found else ""
+    if step.startswith("features materialize"):
+        found = re.search(r"materialized .*", text)
+        return found.group(0) if found else ""
     laps = re.search(r"\((articles\+customers [^)]*)\)", text)
     return f"stages: {laps.group(1)}" if laps else ""
+
+
+def _latency_note(result: dict) -> str:
+    """p50/p95/p99 of the fast path next to the Feast SDK on the same rows."""
+    fast, sdk = result["fast"], result["sdk"]
+    return (
+        f"fast path p50/p95/p99 {fast['p50']}/{fast['p95']}/{fast['p99']} ms; "
+        f"Feast SDK same rows {sdk['p50']}/{sdk['p95']}/{sdk['p99']} ms; "
+        f"article cache load {result['cache_load_s']} s"
+    )
 
 
 def render(results: list[dict]) -> str:
