@@ -22,20 +22,22 @@ def friendly_errors() -> Iterator[None]:
     try:
         yield
     except RawDataError as e:
-        err.print("[bold red]error:[/] ", end="")
-        err.print(str(e), markup=False, soft_wrap=True)
-        err.print("nothing was written; the lake keeps its previous version.")
-        raise typer.Exit(1) from None
+        raise _fail(str(e), "nothing was written; the lake keeps its previous version.") from None
     except ValidationFailed as e:
         err.print(e.report.summary(), markup=False, soft_wrap=True)
         err.print(e.report.describe_failures(), markup=False, soft_wrap=True)
         err.print(f"[bold red]{e}[/]")
         raise typer.Exit(1) from None
     except SnapshotError as e:
-        err.print("[bold red]error:[/] ", end="")
-        err.print(str(e), markup=False, soft_wrap=True)
-        err.print("nothing was written; the online store keeps its previous values.")
-        raise typer.Exit(1) from None
+        raise _fail(str(e), "nothing was written; the online store keeps its values.") from None
     except LakeEmptyError as e:
-        err.print(f"[bold red]error:[/] {e}")
-        raise typer.Exit(1) from None
+        raise _fail(str(e)) from None
+
+
+def _fail(message: str, consequence: str | None = None) -> typer.Exit:
+    """Print an error (and what it left untouched) on stderr; the exit to raise."""
+    err.print("[bold red]error:[/] ", end="")
+    err.print(message, markup=False, soft_wrap=True)
+    if consequence:
+        err.print(consequence)
+    return typer.Exit(1)
