@@ -1,6 +1,6 @@
 """Feast at H&M scale: materialize time, online read latency (fast path vs SDK), historical time.
 
-Standalone: ``python benchmarks/feast_scale.py --scale medium [--online sqlite redis]``. Random
+Standalone: ``python -m benchmarks.feast_scale --scale medium [--online sqlite redis]``. Random
 snapshots following ``recsys.features.spec`` are written under a temporary home in the system
 tmp folder (deleted afterwards unless ``--keep``); Redis runs use db 15 (flushed before/after).
 """
@@ -19,6 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from benchmarks.online_latency import time_reads
 from recsys.features import store as st
 from recsys.settings import Settings
 
@@ -52,35 +53,10 @@ def write_snapshot(settings: Settings, kind: str, cutoff: dt.date, n: int, seed:
     return path
 
 
-def percentiles(samples: list[float]) -> tuple[float, float]:
-    """(p50, p99) in milliseconds."""
-    ms = np.asarray(samples) * 1e3
-    return float(np.percentile(ms, 50)), float(np.percentile(ms, 99))
-
-
 def time_online(settings: Settings, online: str, n_c: int, n_a: int, reps: int) -> dict:
     """p50/p99 of 1 customer + 200 articles: the fast path and the SDK, on the same rows."""
-    from recsys.features.online import OnlineFeatures
-
-    rng = np.random.default_rng(1)
-    reader = OnlineFeatures(settings, online, REDIS)
-    start = time.perf_counter()
-    reader.refresh(force=True)
-    load = time.perf_counter() - start
-    store = st.open_store(settings, online, REDIS)
-    service = store.get_feature_service("ranker_v1")
-    fast, sdk = [], []
-    for _ in range(reps):
-        cid, aids = int(rng.integers(1, n_c + 1)), rng.integers(1, n_a + 1, 200).tolist()
-        t0 = time.perf_counter()
-        reader.get(cid, aids)
-        t1 = time.perf_counter()
-        rows = [{"customer_id": cid, "article_id": a} for a in aids]
-        store.get_online_features(features=service, entity_rows=rows).to_dict()
-        t2 = time.perf_counter()
-        fast.append(t1 - t0)
-        sdk.append(t2 - t1)
-    return {"cache_load_s": load, "fast": percentiles(fast), "sdk": percentiles(sdk)}
+    customers, articles = np.arange(1, n_c + 1), np.arange(1, n_a + 1)
+    return time_reads(settings, customers, articles, reps, online=online, redis=REDIS)
 
 
 def time_historical(settings: Settings, n_c: int, n_a: int, rows: int) -> float:
@@ -154,11 +130,16 @@ def run(scale: str, onlines: list[str], reps: int, hist_rows: int, root: Path) -
                 scale,
                 online,
                 "online 1c+200a fast p50/p99",
-                "{:.2f} / {:.2f} ms".format(*lat["fast"]),
+                f"{lat['fast']['p50']:.2f} / {lat['fast']['p99']:.2f} ms",
             )
         )
         table.append(
-            (scale, online, "online 1c+200a SDK p50/p99", "{:.2f} / {:.2f} ms".format(*lat["sdk"]))
+            (
+                scale,
+                online,
+                "online 1c+200a SDK p50/p99",
+                f"{lat['sdk']['p50']:.2f} / {lat['sdk']['p99']:.2f} ms",
+            )
         )
         if online == "redis":
             flush_redis()
