@@ -164,5 +164,74 @@ def features_show(
     run_show(_settings(ctx), customer, article or [], n)
 
 
+retrieval_app = typer.Typer(
+    help="Candidate sources (repurchase, popularity, co-occurrence, content, two-tower, ...) "
+    "and their union: recall on a held-out week, fitted artifacts, similar items.",
+    no_args_is_help=True,
+)
+app.add_typer(retrieval_app, name="retrieval")
+CutoffOpt = Annotated[
+    datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Cutoff (a Wednesday).")
+]
+SourcesOpt = Annotated[
+    list[str] | None,
+    typer.Option("--source", "-s", help="Only these sources (repeatable; default: all)."),
+]
+ConfigOpt = Annotated[
+    Path | None, typer.Option(help="JSON list of sources: [{kind, quota, name, ...params}].")
+]
+
+
+@retrieval_app.command("eval")
+def retrieval_eval(
+    ctx: typer.Context,
+    cutoff: CutoffOpt = None,
+    source: SourcesOpt = None,
+    config: ConfigOpt = None,
+    k: Annotated[
+        list[int] | None, typer.Option("--k", help="Cut-offs (default 12 50 100 200).")
+    ] = None,
+    mlflow: Annotated[bool, typer.Option(help="Log the run to MLflow (hm-retrieval).")] = True,
+    quiet: Quiet = False,
+) -> None:
+    """Recall@K and coverage of each source and of the union on a held-out week.
+
+    Sources are fitted on everything before the cutoff (default: the start of the last complete
+    week) and judged on the purchases of the week from it.
+    """
+    from recsys.commands.retrieval import run_eval, select_sources
+
+    ks = tuple(sorted(k)) if k else (12, 50, 100, 200)
+    specs = select_sources(source, config)
+    run_eval(_settings(ctx), cutoff.date() if cutoff else None, specs, ks, mlflow, not quiet)
+
+
+@retrieval_app.command("fit")
+def retrieval_fit(
+    ctx: typer.Context,
+    cutoff: CutoffOpt = None,
+    source: SourcesOpt = None,
+    config: ConfigOpt = None,
+    quiet: Quiet = False,
+) -> None:
+    """Fit the union of sources (default: on all data, to serve the week after it) and save it."""
+    from recsys.commands.retrieval import run_fit, select_sources
+
+    specs = select_sources(source, config)
+    run_fit(_settings(ctx), cutoff.date() if cutoff else None, specs, not quiet)
+
+
+@retrieval_app.command("similar")
+def retrieval_similar(
+    ctx: typer.Context,
+    article: Annotated[int, typer.Argument(help="Article id (e.g. 108775015).")],
+    k: Annotated[int, typer.Option("--k", help="How many.")] = 12,
+) -> None:
+    """Articles similar to ARTICLE (a product page's "similar items"), from `hm retrieval fit`."""
+    from recsys.commands.retrieval import run_similar
+
+    run_similar(_settings(ctx), article, k)
+
+
 if __name__ == "__main__":
     app()

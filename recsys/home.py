@@ -36,6 +36,16 @@ class ProjectHome:
         return self.root / "feast"
 
     @property
+    def retrieval(self) -> Path:
+        """Fitted retrievers (the candidate union), one folder per cutoff."""
+        return self.root / "retrieval"
+
+    @property
+    def embeddings(self) -> Path:
+        """Cache of article text embeddings, keyed by a hash of the text."""
+        return self.root / "embeddings"
+
+    @property
     def mlflow(self) -> Path:
         """MLflow tracking database and artifacts."""
         return self.root / "mlflow"

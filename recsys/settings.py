@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     feature_weeks: int = Field(8, description="Weekly feature snapshots built by default.")
     online_store: Literal["sqlite", "redis"] = Field("sqlite", description="Feast online store.")
     redis: str = Field("127.0.0.1:6379", description="Redis for Feast (host:port,db=N,...).")
+    mlflow_uri: str | None = Field(
+        None, description="MLflow tracking URI (default: SQLite under HOME/mlflow)."
+    )
+    candidates: int = Field(200, description="Candidates per customer from the retrieval union.")
 
     @cached_property
     def paths(self) -> ProjectHome:

@@ -106,15 +106,18 @@ class Lake:
             return self.transactions(columns=columns).to_table()
         return pq.read_table(self.current_dir() / f"{table}.parquet", columns=columns)
 
-    def transactions(self, columns: list[str] | None = None, weeks: list[str] | None = None):
-        """A lazy scanner over the transactions, optionally limited to some ``week`` keys."""
-        dataset = ds.dataset(
+    def transactions_dataset(self) -> ds.Dataset:
+        """The live transactions as a hive-partitioned (``week=``) Arrow dataset."""
+        return ds.dataset(
             self.current_dir() / schema.TRANSACTIONS,
             format="parquet",
             partitioning=ds.partitioning(pa.schema([(schema.WEEK, pa.string())]), flavor="hive"),
         )
+
+    def transactions(self, columns: list[str] | None = None, weeks: list[str] | None = None):
+        """A lazy scanner over the transactions, optionally limited to some ``week`` keys."""
         flt = ds.field(schema.WEEK).isin(weeks) if weeks is not None else None
-        return dataset.scanner(columns=columns, filter=flt)
+        return self.transactions_dataset().scanner(columns=columns, filter=flt)
 
     def weeks(self) -> list[str]:
         """The week keys (Tuesday dates) present in the live version."""

@@ -1,0 +1,170 @@
+"""The retriever interface: fit on history strictly before a cutoff, return scored candidates."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from recsys import schema
+from recsys.retrieval.history import History
+
+CANDIDATE_COLUMNS = (
+    schema.CUSTOMER_ID,
+    schema.ARTICLE_ID,
+    schema.SCORE,
+    schema.RANK,
+    schema.SOURCE,
+)
+META_FILE = "retriever.json"
+FORMAT_VERSION = 1
+
+
+class NotFittedError(RuntimeError):
+    """A retriever was asked for candidates (or saved) before ``fit``."""
+
+
+class Retriever(ABC):
+    """A named, configurable candidate source.
+
+    Subclasses set ``kind`` (registry key), take their parameters as keyword arguments (JSON-able
+    values, returned by :meth:`params`) and implement ``_fit``, ``_retrieve``, ``_save_state`` and
+    ``_load_state``. ``retrieve`` is only ever answered from what ``fit`` saw (dates < cutoff).
+    """
+
+    kind: ClassVar[str] = ""
+
+    def __init__(self, name: str | None = None) -> None:
+        self.name = name or self.kind
+        self.cutoff: dt.date | None = None
+
+    # -- public API --------------------------------------------------------------------------------
+    def fit(self, history: History) -> Retriever:
+        """Learn from ``history`` (every transaction dated before ``history.cutoff``)."""
+        self._fit(history)
+        self.cutoff = history.cutoff
+        return self
+
+    def retrieve(
+        self,
+        customers: Sequence[int] | np.ndarray,
+        k: int = 100,
+        context: Sequence[int] | None = None,
+    ) -> pd.DataFrame:
+        """Top-``k`` candidates per customer: ``customer_id, article_id, score, rank, source``.
+
+        ``context`` holds article ids the customers are looking at (a product page, a cart); sources
+        that use it seed from it, the rest ignore it. Unknown customers and unknown context articles
+        never raise: a source that knows nothing about a customer returns no rows for it.
+        """
+        if self.cutoff is None:
+            raise NotFittedError(f"retriever {self.name!r} is not fitted")
+        ids = np.unique(np.asarray(customers, dtype=np.int64))
+        ctx = np.unique(np.asarray([] if context is None else list(context), dtype=np.int64))
+        ctx = ctx[(ctx >= 0) & (ctx <= np.iinfo(np.int32).max)].astype(np.int32)  # others: unknown
+        frame = self._retrieve(ids, int(k), ctx)
+        return finalize(frame, self.name)
+
+    def params(self) -> dict[str, Any]:
+        """The constructor's keyword arguments (JSON-able), ``name`` included."""
+        return {"name": self.name}
+
+    def save(self, path: Path) -> Path:
+        """Write the fitted retriever into folder ``path`` (``retriever.json`` plus state files)."""
+        if self.cutoff is None:
+            raise NotFittedError(f"retriever {self.name!r} is not fitted")
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        self._save_state(path)
+        meta = {
+            "format": FORMAT_VERSION,
+            "kind": self.kind,
+            "params": self.params(),
+            "cutoff": self.cutoff.isoformat(),
+        }
+        (path / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True))
+        return path
+
+    # -- for subclasses ----------------------------------------------------------------------------
+    @abstractmethod
+    def _fit(self, history: History) -> None: ...
+
+    @abstractmethod
+    def _retrieve(self, customers: np.ndarray, k: int, context: np.ndarray) -> pd.DataFrame:
+        """Rows ``customer_id, article_id, score`` (any order, at most ``k`` per customer is fine;
+        :func:`finalize` re-ranks and trims nothing). Use :func:`top_k` to build them."""
+
+    @abstractmethod
+    def _save_state(self, path: Path) -> None: ...
+
+    @abstractmethod
+    def _load_state(self, path: Path) -> None: ...
+
+
+def top_k(customers: np.ndarray, articles: np.ndarray, scores: np.ndarray, k: int) -> pd.DataFrame:
+    """Keep the ``k`` best-scored articles per customer (ties: smaller article id first).
+
+    Inputs are parallel arrays (one row per customer-article pair, pairs unique). Vectorised: one
+    lexsort, no Python loop over customers.
+    """
+    customers = np.asarray(customers, dtype=np.int64)
+    articles = np.asarray(articles, dtype=np.int32)
+    scores = np.asarray(scores, dtype=np.float32)
+    order = np.lexsort((articles, -scores, customers))
+    c, a, s = customers[order], articles[order], scores[order]
+    rank = group_rank(c)
+    keep = rank <= k
+    return pd.DataFrame(
+        {schema.CUSTOMER_ID: c[keep], schema.ARTICLE_ID: a[keep], schema.SCORE: s[keep]}
+    )
+
+
+def group_rank(sorted_keys: np.ndarray) -> np.ndarray:
+    """1-based position of each row within its run of equal keys (keys must be sorted/grouped)."""
+    n = len(sorted_keys)
+    if n == 0:
+        return np.zeros(0, dtype=np.int32)
+    starts = np.r_[True, sorted_keys[1:] != sorted_keys[:-1]]
+    start_idx = np.maximum.accumulate(np.where(starts, np.arange(n), 0))
+    return (np.arange(n) - start_idx + 1).astype(np.int32)
+
+
+def empty_candidates(source: str = "") -> pd.DataFrame:
+    """A candidates frame with no rows and the standard dtypes."""
+    return finalize(
+        pd.DataFrame(
+            {
+                schema.CUSTOMER_ID: np.zeros(0, np.int64),
+                schema.ARTICLE_ID: np.zeros(0, np.int32),
+                schema.SCORE: np.zeros(0, np.float32),
+            }
+        ),
+        source,
+    )
+
+
+def finalize(frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Standard candidates: sorted by customer then score, ``rank`` 1..n, dtypes, ``source``."""
+    c = frame[schema.CUSTOMER_ID].to_numpy(np.int64)
+    a = frame[schema.ARTICLE_ID].to_numpy(np.int32)
+    s = frame[schema.SCORE].to_numpy(np.float32)
+    order = np.lexsort((a, -s, c))
+    extra = [col for col in frame.columns if col not in CANDIDATE_COLUMNS]
+    out = pd.DataFrame(
+        {
+            schema.CUSTOMER_ID: c[order],
+            schema.ARTICLE_ID: a[order],
+            schema.SCORE: s[order],
+            schema.RANK: group_rank(c[order]),
+            schema.SOURCE: pd.Categorical([source] * len(c)),
+        }
+    )
+    for col in extra:
+        out[col] = frame[col].iloc[order].reset_index(drop=True)
+    return out

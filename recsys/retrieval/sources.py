@@ -1,0 +1,78 @@
+"""Source specifications: which retrievers make the candidate pool, with their quotas and params."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from recsys.retrieval.base import Retriever
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """One member of the union: a registered ``kind``, its ``name``, ``quota`` and parameters."""
+
+    kind: str
+    quota: int
+    name: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", self.name or self.kind)
+        if self.quota < 1:
+            raise ValueError(f"source {self.name!r}: quota must be >= 1, got {self.quota}")
+
+    def build(self) -> Retriever:
+        """A new retriever for this spec."""
+        from recsys.retrieval.registry import create
+
+        return create(self.kind, name=self.name, **self.params)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The flat JSON form: ``{"kind", "quota", "name", **params}``."""
+        return {"kind": self.kind, "quota": self.quota, "name": self.name, **self.params}
+
+
+def parse_sources(items: list[dict[str, Any]]) -> list[SourceSpec]:
+    """Specs from flat dicts (``kind`` and ``quota`` required); names must be unique."""
+    specs = []
+    for item in items:
+        rest = dict(item)
+        try:
+            kind, quota = rest.pop("kind"), int(rest.pop("quota"))
+        except KeyError as exc:
+            raise ValueError(f"source {item!r} lacks {exc.args[0]!r}") from None
+        specs.append(SourceSpec(kind=kind, quota=quota, name=rest.pop("name", ""), params=rest))
+    names = [s.name for s in specs]
+    if len(set(names)) != len(names):
+        raise ValueError(f"source names must be unique, got {names}")
+    return specs
+
+
+# The default candidate pool (quotas tuned on the medium synthetic world; see README "Retrieval").
+DEFAULT_SOURCES: tuple[SourceSpec, ...] = (
+    SourceSpec("repurchase", 40),
+    SourceSpec("siblings", 30),
+    SourceSpec("popularity", 40, "popular_age", {"mode": "age_bucket"}),
+    SourceSpec("popularity", 20, "popular_week", {"mode": "global"}),
+    SourceSpec("seasonal", 20),
+    SourceSpec("cooccurrence", 40),
+    SourceSpec("itemcf", 40),
+    SourceSpec("content", 20),
+    SourceSpec("useruser", 30),
+    SourceSpec("twotower", 40),
+)
+
+
+CACHED_KINDS = ("content",)  # sources that encode article text and accept cache_dir
+
+
+def with_home(specs: list[SourceSpec], settings: object) -> list[SourceSpec]:
+    """Specs whose text-encoding sources cache embeddings under the project home."""
+    cache = str(settings.paths.embeddings)  # type: ignore[attr-defined]
+    return [
+        SourceSpec(s.kind, s.quota, s.name, {"cache_dir": cache, **s.params})
+        if s.kind in CACHED_KINDS
+        else s
+        for s in specs
+    ]

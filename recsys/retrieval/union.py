@@ -1,0 +1,136 @@
+"""The union of several sources: per-source quotas, deduped, each source's score and rank kept."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from recsys import schema
+from recsys.retrieval.base import Retriever, empty_candidates, top_k
+from recsys.retrieval.history import History
+from recsys.retrieval.sources import DEFAULT_SOURCES, SourceSpec, parse_sources
+
+RRF_K = 60  # reciprocal-rank fusion constant (Cormack et al.): score = sum 1 / (RRF_K + rank)
+
+
+class UnionRetriever(Retriever):
+    """Merges sources: each proposes up to its ``quota``; pairs are deduped and fused by RRF.
+
+    The output keeps ``<source>_score`` and ``<source>_rank`` per source (NaN where a source did not
+    propose the pair), ``n_sources``, and ``source`` = the source that ranked the pair best: these
+    are features for the ranker.
+    """
+
+    kind = "union"
+
+    def __init__(
+        self,
+        *,
+        sources: list[dict[str, Any]] | None = None,
+        chunk_size: int = 50_000,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(name)
+        self.specs: list[SourceSpec] = parse_sources(sources) if sources else list(DEFAULT_SOURCES)
+        self.chunk_size = chunk_size
+        self.members: dict[str, Retriever] = {}
+
+    def params(self) -> dict[str, Any]:
+        specs = [spec.as_dict() for spec in self.specs]
+        return {**super().params(), "sources": specs, "chunk_size": self.chunk_size}
+
+    @property
+    def source_names(self) -> list[str]:
+        """Member names, in the configured order."""
+        return [spec.name for spec in self.specs]
+
+    def _fit(self, history: History) -> None:
+        self.members = {spec.name: spec.build().fit(history) for spec in self.specs}
+
+    def _retrieve(self, customers: np.ndarray, k: int, context: np.ndarray) -> pd.DataFrame:
+        parts = [self._merge(chunk, k, context) for chunk in self._chunks(customers)]
+        parts = [p for p in parts if len(p)]
+        return pd.concat(parts, ignore_index=True) if parts else self._empty()
+
+    def _chunks(self, customers: np.ndarray) -> Iterator[np.ndarray]:
+        for start in range(0, len(customers), self.chunk_size):
+            yield customers[start : start + self.chunk_size]
+
+    def _merge(self, customers: np.ndarray, k: int, context: np.ndarray) -> pd.DataFrame:
+        """One chunk: every member's quota, deduped into pairs, fused by RRF, cut to ``k``."""
+        long = self.member_candidates(customers, context)
+        if long.empty:
+            return self._empty()
+        cust = long[schema.CUSTOMER_ID].to_numpy(np.int64)
+        art = long[schema.ARTICLE_ID].to_numpy(np.int64)
+        pos = np.searchsorted(customers, cust)  # customers are sorted and unique
+        pairs, inverse = np.unique((pos << 32) | art, return_inverse=True)
+        member = long[schema.SOURCE].cat.codes.to_numpy()
+        ranks = long[schema.RANK].to_numpy(np.float32)
+        fused = np.zeros(len(pairs), np.float64)
+        np.add.at(fused, inverse, 1.0 / (RRF_K + ranks))
+        kept = top_k(customers[pairs >> 32], (pairs & 0xFFFFFFFF).astype(np.int32), fused, k)
+        index = np.searchsorted(
+            pairs,
+            (np.searchsorted(customers, kept[schema.CUSTOMER_ID]) << 32)
+            | kept[schema.ARTICLE_ID].to_numpy(np.int64),
+        )
+        return self._features(kept, long, inverse, member, ranks, index)
+
+    def member_candidates(self, customers: np.ndarray, context: np.ndarray) -> pd.DataFrame:
+        """Long frame of every member's candidates (each up to its quota), ``source`` = member."""
+        frames = []
+        for spec in self.specs:
+            frame = self.members[spec.name].retrieve(customers, spec.quota, context)
+            if len(frame):
+                frames.append(frame.iloc[:, :5])
+        if not frames:
+            return pd.DataFrame()
+        long = pd.concat(frames, ignore_index=True)
+        long[schema.SOURCE] = pd.Categorical(long[schema.SOURCE].astype(str), self.source_names)
+        return long
+
+    def _features(
+        self,
+        kept: pd.DataFrame,
+        long: pd.DataFrame,
+        inverse: np.ndarray,
+        member: np.ndarray,
+        ranks: np.ndarray,
+        index: np.ndarray,
+    ) -> pd.DataFrame:
+        """Adds ``<source>_score``/``_rank`` per member, ``n_sources`` and ``best_source``."""
+        n_pairs, n_members = int(inverse.max()) + 1, len(self.specs)
+        score_m = np.full((n_pairs, n_members), np.nan, np.float32)
+        rank_m = np.full((n_pairs, n_members), np.nan, np.float32)
+        score_m[inverse, member] = long[schema.SCORE].to_numpy(np.float32)
+        rank_m[inverse, member] = ranks
+        for j, name in enumerate(self.source_names):
+            kept[f"{name}_{schema.SCORE}"] = score_m[index, j]
+            kept[f"{name}_{schema.RANK}"] = rank_m[index, j]
+        kept["n_sources"] = np.isfinite(rank_m[index]).sum(axis=1).astype(np.int8)
+        best = np.argmin(np.where(np.isfinite(rank_m[index]), rank_m[index], np.inf), axis=1)
+        kept["best_source"] = pd.Categorical.from_codes(best, self.source_names)
+        return kept
+
+    def _empty(self) -> pd.DataFrame:
+        frame = empty_candidates().iloc[:, :3]
+        for name in self.source_names:
+            frame[f"{name}_{schema.SCORE}"] = np.zeros(0, np.float32)
+            frame[f"{name}_{schema.RANK}"] = np.zeros(0, np.float32)
+        frame["n_sources"] = np.zeros(0, np.int8)
+        frame["best_source"] = pd.Categorical([], self.source_names)
+        return frame
+
+    def _save_state(self, path: Path) -> None:
+        for name, member in self.members.items():
+            member.save(Path(path) / name)
+
+    def _load_state(self, path: Path) -> None:
+        from recsys.retrieval.registry import load_retriever
+
+        self.members = {spec.name: load_retriever(Path(path) / spec.name) for spec in self.specs}

@@ -1,0 +1,77 @@
+"""The union: quotas, dedup, per-source features, fusion, and the sources specification."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recsys import schema
+from recsys.retrieval.history import History
+from recsys.retrieval.sources import DEFAULT_SOURCES, parse_sources
+from recsys.retrieval.union import RRF_K, UnionRetriever
+
+SOURCES = [
+    {"kind": "repurchase", "quota": 15},
+    {"kind": "popularity", "quota": 25, "name": "popular_age", "mode": "age_bucket"},
+    {"kind": "popularity", "quota": 10, "name": "popular_week", "mode": "global"},
+]
+
+
+@pytest.fixture(scope="module")
+def union(history: History) -> UnionRetriever:
+    return UnionRetriever(sources=SOURCES, chunk_size=97).fit(history)
+
+
+@pytest.fixture(scope="module")
+def buyers(history: History) -> np.ndarray:
+    return history.recent(21)[schema.CUSTOMER_ID].unique()[:150]
+
+
+def test_union_holds_every_member_quota(union: UnionRetriever, buyers: np.ndarray) -> None:
+    merged = union.retrieve(buyers, k=1000)
+    keys = [schema.CUSTOMER_ID, schema.ARTICLE_ID]
+    assert not merged.duplicated(keys).any()
+    for spec in union.specs:
+        own = union.members[spec.name].retrieve(buyers, spec.quota)
+        joined = own.merge(merged, on=keys, how="left")
+        assert joined[f"{spec.name}_rank"].notna().all()
+        np.testing.assert_array_equal(
+            joined[f"{spec.name}_rank"], own[schema.RANK].astype("float32")
+        )
+        np.testing.assert_allclose(joined[f"{spec.name}_score"], own[schema.SCORE])
+    assert (merged.groupby(schema.CUSTOMER_ID).size() <= 15 + 25 + 10).all()
+
+
+def test_union_fuses_by_reciprocal_rank(union: UnionRetriever, buyers: np.ndarray) -> None:
+    merged = union.retrieve(buyers, k=1000)
+    ranks = merged[[f"{n}_rank" for n in union.source_names]].to_numpy()
+    expected = np.nansum(1.0 / (RRF_K + ranks), axis=1)
+    np.testing.assert_allclose(merged[schema.SCORE], expected, rtol=1e-6)
+    assert (merged["n_sources"] == np.isfinite(ranks).sum(axis=1)).all()
+    best = np.array(union.source_names)[np.nanargmin(np.where(np.isnan(ranks), np.inf, ranks), 1)]
+    assert (merged["best_source"].astype(str).to_numpy() == best).all()
+
+
+def test_union_cut_to_k_keeps_the_best_fused(union: UnionRetriever, buyers: np.ndarray) -> None:
+    full = union.retrieve(buyers, k=1000)
+    cut = union.retrieve(buyers, k=12)
+    assert (cut.groupby(schema.CUSTOMER_ID).size() <= 12).all()
+    expected = full[full[schema.RANK] <= 12].reset_index(drop=True)
+    pd.testing.assert_frame_equal(cut, expected)
+
+
+def test_chunking_does_not_change_the_answer(history: History, buyers: np.ndarray) -> None:
+    one = UnionRetriever(sources=SOURCES, chunk_size=10_000).fit(history)
+    many = UnionRetriever(sources=SOURCES, chunk_size=7).fit(history)
+    pd.testing.assert_frame_equal(one.retrieve(buyers, 50), many.retrieve(buyers, 50))
+
+
+def test_sources_are_validated() -> None:
+    with pytest.raises(ValueError, match="unique"):
+        parse_sources([{"kind": "repurchase", "quota": 1}, {"kind": "repurchase", "quota": 2}])
+    with pytest.raises(ValueError, match="quota"):
+        parse_sources([{"kind": "repurchase"}])
+    with pytest.raises(ValueError, match="quota must be"):
+        parse_sources([{"kind": "repurchase", "quota": 0}])
+    assert len({s.name for s in DEFAULT_SOURCES}) == len(DEFAULT_SOURCES)
