@@ -54,7 +54,7 @@ DEFAULT_SOURCES: tuple[SourceSpec, ...] = (
     SourceSpec("repurchase", 40),
     SourceSpec("siblings", 30),
     SourceSpec("popularity", 40, "popular_age", {"mode": "age_bucket"}),
-    SourceSpec("popularity", 20, "popular_week", {"mode": "global"}),
+    SourceSpec("popularity", 20, "popular_week", {"mode": "global", "days": 7}),
     SourceSpec("seasonal", 20),
     SourceSpec("cooccurrence", 40),
     SourceSpec("itemcf", 40),

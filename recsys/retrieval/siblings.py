@@ -1,0 +1,156 @@
+"""Siblings: other colours/variants (same ``product_code``) of what the customer bought or views."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from recsys import schema
+from recsys.retrieval.base import Retriever, top_k
+from recsys.retrieval.history import History
+from recsys.retrieval.repurchase import customer_article_weights, rows_of
+from recsys.retrieval.state import load_arrays, save_arrays
+
+PRODUCT_CODE = "product_code"
+
+
+def sibling_shares(
+    history: History, popularity_days: int, smoothing: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Catalogue articles grouped by product code with their recent sales share in the code.
+
+    Returns ``product_code, article_id, share`` sorted by product code then article, where
+    ``share = (sales + smoothing) / (code sales + smoothing * code size)`` over the last
+    ``popularity_days`` days. Articles of single-article codes are left out (no siblings).
+    """
+    arts = history.articles
+    codes = arts[PRODUCT_CODE].to_numpy(np.int64)
+    ids = arts[schema.ARTICLE_ID].to_numpy(np.int32)
+    sales = history.recent(popularity_days)[schema.ARTICLE_ID].value_counts()
+    counts = sales.reindex(ids, fill_value=0).to_numpy(np.float64) + smoothing
+    frame = pd.DataFrame({"p": codes, "a": ids, "n": counts}).sort_values(["p", "a"])
+    total = frame.groupby("p")["n"].transform("sum").to_numpy()
+    size = frame.groupby("p")["a"].transform("size").to_numpy()
+    keep = (size > 1) & (total > 0)
+    frame = frame[keep]
+    share = frame["n"].to_numpy() / total[keep]
+    return frame["p"].to_numpy(np.int64), frame["a"].to_numpy(np.int32), share
+
+
+def pair_keys(customers: np.ndarray, c: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """One int64 per (customer, article) pair; ``customers`` sorted and holding every ``c``."""
+    pos = np.searchsorted(customers, c).astype(np.int64)
+    return (pos << 32) | a.astype(np.int64) & 0xFFFFFFFF
+
+
+class SiblingsRetriever(Retriever):
+    """Articles sharing a product code with the customer's purchases (or the context articles).
+
+    A customer's weight on a product code is the summed decayed weight of their purchases in it
+    over the last ``days`` days (half-life ``half_life_days``); context articles add
+    ``context_weight`` to their codes for every asked customer. A sibling scores that weight times
+    its share of the code's sales over the last ``popularity_days`` days. The seeding articles
+    themselves (bought in the window, or in the context) are never returned.
+    """
+
+    kind = "siblings"
+
+    def __init__(
+        self,
+        *,
+        days: int | None = None,
+        half_life_days: float = 60.0,
+        popularity_days: int = 28,
+        smoothing: float = 0.1,
+        context_weight: float = 1.0,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(name)
+        self.days = days
+        self.half_life_days = half_life_days
+        self.popularity_days = popularity_days
+        self.smoothing = smoothing
+        self.context_weight = context_weight
+        self._state: dict[str, np.ndarray] = {}
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "days": self.days,
+            "half_life_days": self.half_life_days,
+            "popularity_days": self.popularity_days,
+            "smoothing": self.smoothing,
+            "context_weight": self.context_weight,
+            **super().params(),
+        }
+
+    def _fit(self, history: History) -> None:
+        c, a, w = customer_article_weights(history, self.days, self.half_life_days)
+        codes, sib, share = sibling_shares(history, self.popularity_days, self.smoothing)
+        arts = history.articles.sort_values(schema.ARTICLE_ID)
+        self._state = {
+            "customers": c,
+            "articles": a,
+            "weights": w,
+            "codes": codes,
+            "siblings": sib,
+            "shares": share,
+            "catalogue": arts[schema.ARTICLE_ID].to_numpy(np.int32),
+            "catalogue_codes": arts[PRODUCT_CODE].to_numpy(np.int64),
+        }
+
+    def _code_of(self, articles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Product code per article and a mask of the articles found in the catalogue."""
+        cat = self._state["catalogue"]
+        if len(cat) == 0:
+            return np.zeros(len(articles), np.int64), np.zeros(len(articles), bool)
+        pos = np.clip(np.searchsorted(cat, articles), 0, len(cat) - 1)
+        return self._state["catalogue_codes"][pos], cat[pos] == articles
+
+    def _seeds(self, customers: np.ndarray, context: np.ndarray) -> pd.DataFrame:
+        """Seed rows ``c, a, p, w``: the customers' purchases plus the context for everyone."""
+        st = self._state
+        idx = rows_of(st["customers"], customers)
+        seeds = pd.DataFrame(
+            {"c": st["customers"][idx], "a": st["articles"][idx], "w": st["weights"][idx]}
+        )
+        found = self._code_of(context)[1]
+        ctx = context[found]
+        if len(ctx) and len(customers):
+            seeds = pd.concat(
+                [
+                    seeds,
+                    pd.DataFrame(
+                        {
+                            "c": np.repeat(customers, len(ctx)),
+                            "a": np.tile(ctx, len(customers)),
+                            "w": np.full(len(customers) * len(ctx), self.context_weight),
+                        }
+                    ),
+                ],
+                ignore_index=True,
+            )
+        seeds["p"] = self._code_of(seeds["a"].to_numpy(np.int32))[0]
+        return seeds
+
+    def _retrieve(self, customers: np.ndarray, k: int, context: np.ndarray) -> pd.DataFrame:
+        st = self._state
+        seeds = self._seeds(customers, context)
+        per_code = seeds.groupby(["c", "p"], sort=False)["w"].sum()
+        pc = per_code.index.get_level_values(1).to_numpy(np.int64)
+        rows = rows_of(st["codes"], pc)
+        counts = np.searchsorted(st["codes"], pc, "right") - np.searchsorted(st["codes"], pc)
+        cust = np.repeat(per_code.index.get_level_values(0).to_numpy(np.int64), counts)
+        score = np.repeat(per_code.to_numpy(np.float64), counts) * st["shares"][rows]
+        arts = st["siblings"][rows]
+        seen = pair_keys(customers, seeds["c"].to_numpy(), seeds["a"].to_numpy())
+        fresh = ~np.isin(pair_keys(customers, cust, arts), seen)
+        return top_k(cust[fresh], arts[fresh], score[fresh], k)
+
+    def _save_state(self, path: Path) -> None:
+        save_arrays(path, "siblings", **self._state)
+
+    def _load_state(self, path: Path) -> None:
+        self._state = load_arrays(path, "siblings")
