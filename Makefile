@@ -9,7 +9,7 @@ export TRANSFORMERS_OFFLINE := 1
 export GX_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: help install run test lint format bench clean
+.PHONY: help install run test lint format bench ui clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -35,6 +35,10 @@ format: install  ## apply ruff's fixes and formatting
 
 bench: install  ## benchmarks at tiny, medium and full scale; figures go into README.md
 	$(BIN)/python -m benchmarks.run --scales tiny medium full --readme README.md
+
+ui: install  ## open the MLflow UI on the project's tracking store (http://127.0.0.1:5000)
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(abspath $(or $(HM_HOME),.hm))/mlflow/mlflow.db \
+		--default-artifact-root $(abspath $(or $(HM_HOME),.hm))/mlflow/artifacts --port 5000
 
 clean:  ## remove the project home (.hm) and caches, keep .venv
 	rm -rf .hm .pytest_cache .ruff_cache

@@ -55,11 +55,18 @@ def hm(*args: str) -> list[str]:
     return [sys.executable, "-m", "recsys.cli", *args]
 
 
-def bench_scale(scale: str, workdir: Path, seed: int) -> list[StepResult]:
-    """Generate, ingest (with validation), build features, materialize, read online."""
+def bench_scale(
+    scale: str, workdir: Path, seed: int, only: list[str] | None = None
+) -> list[StepResult]:
+    """Generate, ingest (with validation), build features, materialize, read online, retrieve.
+
+    With ``only`` (substrings of step names), just those steps run, on the workdir of an
+    earlier full run of this scale (kept, not wiped).
+    """
     env = {**os.environ, "HM_HOME": str(workdir / "home"), "COLUMNS": "240"}
     raw = workdir / "raw"
-    shutil.rmtree(workdir, ignore_errors=True)
+    if not only:
+        shutil.rmtree(workdir, ignore_errors=True)
     results = []
     steps = [
         (
@@ -74,7 +81,13 @@ def bench_scale(scale: str, workdir: Path, seed: int) -> list[StepResult]:
             "online read 1 customer + 200 articles",
             [sys.executable, "-m", "benchmarks.online_latency"],
         ),
+        (
+            "retrieval eval (all sources + union)",
+            hm("retrieval", "eval", "-q", "--json", str(RESULTS / f"retrieval_{scale}.json")),
+        ),
     ]
+    if only:
+        steps = [(step, cmd) for step, cmd in steps if any(o in step for o in only)]
     for step, cmd in steps:
         print(f"[{scale}] {step} ...", flush=True)
         seconds, rss, output = measure(cmd, env)
@@ -98,6 +111,9 @@ def _detail(step: str, raw: Path, output: str) -> str:
     if step.startswith("features materialize"):
         found = re.search(r"materialized .*", text)
         return found.group(0) if found else ""
+    if step.startswith("retrieval eval"):
+        found = re.search(r"cutoff .*?recall@\d+ [\d.]+ vs best single .*?[\d.]+(?= |$)", text)
+        return found.group(0) if found else ""
     laps = re.search(r"\((articles\+customers [^)]*)\)", text)
     return f"stages: {laps.group(1)}" if laps else ""
 
@@ -110,6 +126,13 @@ def _latency_note(result: dict) -> str:
         f"Feast SDK same rows {sdk['p50']}/{sdk['p95']}/{sdk['p99']} ms; "
         f"article cache load {result['cache_load_s']} s"
     )
+
+
+def merge_steps(old: list[dict], new: list[dict]) -> list[dict]:
+    """Earlier results with the re-measured steps replaced (new steps appended)."""
+    fresh = {r["step"]: r for r in new}
+    merged = [fresh.pop(r["step"], r) for r in old]
+    return merged + list(fresh.values())
 
 
 def render(results: list[dict]) -> str:
@@ -128,14 +151,41 @@ def render(results: list[dict]) -> str:
     return "\n".join([f"Measured {stamp} on {machine} by `make bench`.", "", *rows])
 
 
-def update_readme(readme: Path, table: str) -> None:
-    """Replace the text between the bench markers of the README."""
+def render_retrieval() -> str:
+    """Recall tables of `hm retrieval eval` per scale (from benchmarks/results/retrieval_*.json)."""
+    parts = []
+    for scale in ("tiny", "small", "medium", "full"):
+        path = RESULTS / f"retrieval_{scale}.json"
+        if not path.exists():
+            continue
+        data = json.loads(path.read_text())
+        ks = data["ks"]
+        head = "| source | " + " | ".join(f"recall@{k}" for k in ks) + " | fit s | retrieve s |"
+        rows = [head, "|---|" + "---:|" * (len(ks) + 2)]
+        for r in data["table"]:
+            name = f"**{r['source']}**" if r["source"] == "union" else r["source"]
+            cells = " | ".join(f"{r[f'recall@{k}']:.4f}" for k in ks)
+            rows.append(f"| {name} | {cells} | {r['fit_s']:.1f} | {r['retrieve_s']:.1f} |")
+        title = (
+            f"**{scale}** (held-out week from {data['cutoff']}, {data['buyers']:,} buyers; "
+            f"union cut to {data['union_k']} candidates):"
+        )
+        parts += [title, "", *rows, ""]
+    return "\n".join(parts).rstrip()
+
+
+RETRIEVAL_MARKERS = ("<!-- retrieval:start -->", "<!-- retrieval:end -->")
+
+
+def update_readme(readme: Path, table: str, markers: tuple[str, str] = (START, END)) -> None:
+    """Replace the text between ``markers`` in the README (appended if absent)."""
+    start, end = markers
     text = readme.read_text()
-    if START not in text:
-        text += f"\n{START}\n{END}\n"
-    head, rest = text.split(START, 1)
-    tail = rest.split(END, 1)[1]
-    readme.write_text(f"{head}{START}\n{table}\n{END}{tail}")
+    if start not in text:
+        text += f"\n{start}\n{end}\n"
+    head, rest = text.split(start, 1)
+    tail = rest.split(end, 1)[1]
+    readme.write_text(f"{head}{start}\n{table}\n{end}{tail}")
 
 
 def main() -> None:
@@ -145,17 +195,24 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--workdir", type=Path, default=ROOT / ".hm" / "bench")
     parser.add_argument("--readme", type=Path, default=None)
+    parser.add_argument("--only", nargs="+", help="Only steps whose name holds one of these.")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     for scale in args.scales:
-        results = bench_scale(scale, args.workdir / scale, args.seed)
-        (RESULTS / f"{scale}.json").write_text(json.dumps([asdict(r) for r in results], indent=2))
+        results = [
+            asdict(r) for r in bench_scale(scale, args.workdir / scale, args.seed, args.only)
+        ]
+        path = RESULTS / f"{scale}.json"
+        if args.only and path.exists():
+            results = merge_steps(json.loads(path.read_text()), results)
+        path.write_text(json.dumps(results, indent=2))
     if args.readme:
         stored = []
         for scale in ("tiny", "small", "medium", "full"):
             path = RESULTS / f"{scale}.json"
             stored += json.loads(path.read_text()) if path.exists() else []
         update_readme(args.readme, render(stored))
+        update_readme(args.readme, render_retrieval(), RETRIEVAL_MARKERS)
 
 
 if __name__ == "__main__":

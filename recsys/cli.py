@@ -164,6 +164,57 @@ def features_show(
     run_show(_settings(ctx), customer, article or [], n)
 
 
+@app.command()
+def pipeline(
+    ctx: typer.Context,
+    raw_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--raw-dir",
+            envvar="HM_RAW",
+            help="Folder with the three Kaggle CSV files (default: the lake's live version).",
+        ),
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Submission CSV to write.")] = Path(
+        "submission.csv"
+    ),
+    source: Annotated[
+        list[str] | None, typer.Option("--source", "-s", help="Only these sources (repeatable).")
+    ] = None,
+    config: Annotated[Path | None, typer.Option(help="JSON list of sources.")] = None,
+    binary: Annotated[bool, typer.Option(help="Also train the binary-classifier variant.")] = False,
+    mlflow: Annotated[bool, typer.Option(help="Log, register and gate in MLflow.")] = True,
+    quiet: Quiet = False,
+) -> None:
+    """validate -> ingest -> features -> retrieval -> ranker -> Kaggle submission, in one go.
+
+    Trains LambdaRank on HM_TRAIN_WEEKS weeks of candidates, validates on the last complete week
+    (MAP@12 next to the baselines), registers the model as `hm-ranker` (alias challenger; champion
+    if it beats the champion on the same week), and writes 12 articles for every customer of
+    customers.csv for the week after the data.
+    """
+    from recsys.commands.pipeline import run_pipeline_cmd
+    from recsys.commands.retrieval import select_sources
+
+    specs = select_sources(source, config)
+    run_pipeline_cmd(_settings(ctx), raw_dir, out, specs, binary, mlflow, not quiet)
+
+
+@app.command()
+def promote(
+    ctx: typer.Context,
+    version: Annotated[
+        str | None, typer.Option(help="Model version (default: the challenger).")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Promote even if it does not win the gate.")] = False,
+) -> None:
+    """Move the `champion` alias of hm-ranker to the challenger if it beats the champion's
+    MAP@12 on the same evaluation week (exit 1 otherwise)."""
+    from recsys.commands.pipeline import run_promote
+
+    run_promote(_settings(ctx), version, force)
+
+
 retrieval_app = typer.Typer(
     help="Candidate sources (repurchase, popularity, co-occurrence, content, two-tower, ...) "
     "and their union: recall on a held-out week, fitted artifacts, similar items.",
@@ -192,6 +243,9 @@ def retrieval_eval(
         list[int] | None, typer.Option("--k", help="Cut-offs (default 12 50 100 200).")
     ] = None,
     mlflow: Annotated[bool, typer.Option(help="Log the run to MLflow (hm-retrieval).")] = True,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the table to this JSON file.")
+    ] = None,
     quiet: Quiet = False,
 ) -> None:
     """Recall@K and coverage of each source and of the union on a held-out week.
@@ -203,7 +257,9 @@ def retrieval_eval(
 
     ks = tuple(sorted(k)) if k else (12, 50, 100, 200)
     specs = select_sources(source, config)
-    run_eval(_settings(ctx), cutoff.date() if cutoff else None, specs, ks, mlflow, not quiet)
+    run_eval(
+        _settings(ctx), cutoff.date() if cutoff else None, specs, ks, mlflow, not quiet, json_out
+    )
 
 
 @retrieval_app.command("fit")

@@ -36,6 +36,13 @@ class Settings(BaseSettings):
         None, description="MLflow tracking URI (default: SQLite under HOME/mlflow)."
     )
     candidates: int = Field(200, description="Candidates per customer from the retrieval union.")
+    train_weeks: int = Field(4, description="Weeks of candidates the ranker trains on.")
+    sampling: Literal["all", "random", "hard"] = Field(
+        "random", description="Negative sampling of training candidates."
+    )
+    negatives: int = Field(50, description="Negatives kept per customer and week when sampling.")
+    batch_customers: int = Field(20_000, description="Customers scored per batch chunk.")
+    threads: int = Field(2, description="Threads for LightGBM, PyTorch and FAISS.")
 
     @cached_property
     def paths(self) -> ProjectHome:

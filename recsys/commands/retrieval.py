@@ -58,6 +58,7 @@ def run_eval(
     ks: tuple[int, ...],
     track: bool,
     progress: bool,
+    json_out: Path | None = None,
 ) -> None:
     """Fit every source before ``cutoff``, measure recall on the week from it, log to MLflow."""
     from recsys.data.lake import Lake
@@ -82,9 +83,24 @@ def run_eval(
         f"cutoff {cutoff}: {result.buyers:,} buyers; union recall@{settings.candidates} "
         f"{union_recall:.4f} vs best single source ({best}) recall@{max(ks)} {best_recall:.4f}"
     )
+    if json_out:
+        _write_json(json_out, cutoff, result, settings.candidates)
     if track:
         run_id = _log_eval(settings, cutoff, specs, result, lake.current_version())
         console.print(f"logged to MLflow run {run_id} (experiment hm-retrieval)")
+
+
+def _write_json(path: Path, cutoff: dt.date, result, union_k: int) -> None:
+    """The recall table and context as JSON (what `make bench` renders into the README)."""
+    payload = {
+        "cutoff": str(cutoff),
+        "buyers": result.buyers,
+        "union_k": union_k,
+        "ks": list(result.ks),
+        "table": result.table.reset_index(names="source").to_dict(orient="records"),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2))
 
 
 def _log_eval(settings: Settings, cutoff: dt.date, specs: list, result, version: str | None) -> str:

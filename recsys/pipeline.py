@@ -1,0 +1,386 @@
+"""The offline loop end to end: raw files -> lake -> features -> retrieval -> ranker -> registry.
+
+Each step is a plain function over ``recsys`` (the Prefect flows wrap the same steps as tasks);
+``run_pipeline`` chains them for ``hm pipeline``. Training weeks are fitted and labelled strictly
+from their own past; the validation week is the last complete week; the package that predicts
+the week after the data is fitted on everything.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from recsys import schema
+from recsys.data.lake import Lake
+from recsys.ranking.dataset import CandidateWeek, union_columns
+from recsys.ranking.features import store_feature_names
+from recsys.ranking.interactions import feature_names
+from recsys.ranking.package import RecommenderPackage
+from recsys.ranking.ranker import Ranker, RankerConfig
+from recsys.ranking.weeks import WeekPlan
+from recsys.retrieval.sources import SourceSpec
+from recsys.settings import Settings
+
+
+@dataclass
+class PipelineResult:
+    """What a pipeline run produced and measured."""
+
+    plan: WeekPlan
+    comparison: pd.DataFrame
+    recall: dict[str, float]
+    ranker: Ranker
+    timings: dict[str, float] = field(default_factory=dict)
+    submission: Path | None = None
+    run_id: str | None = None
+    version: str | None = None
+    decision: object | None = None
+    binary: pd.DataFrame | None = None
+
+
+class Timer:
+    """Named wall-clock laps: ``with timer("train"): ...``."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        yield
+        self.laps[name] = round(time.perf_counter() - start, 2)
+
+
+def model_features(week: CandidateWeek) -> list[str]:
+    """The ranker's inputs: union features, interactions, and the ``ranker_v1`` store features."""
+    store = store_feature_names()
+    return [*union_columns(week.union), *feature_names(), *store["customer"], *store["article"]]
+
+
+def prepare_features(settings: Settings, lake: Lake, plan: WeekPlan, progress: bool) -> None:
+    """Snapshots for every planned cutoff (up-to-date ones are kept) and ``feast apply``."""
+    from recsys.features import store
+    from recsys.features.snapshots import build_snapshots
+
+    build_snapshots(lake, plan.all, settings.paths.features, progress)
+    store.apply(settings)
+
+
+def build_weeks(
+    settings: Settings, lake: Lake, plan: WeekPlan, specs: list[SourceSpec], progress: bool
+) -> tuple[pd.DataFrame, CandidateWeek]:
+    """The sampled training rows of the training weeks, and the full validation week."""
+    from recsys.ranking.weeks import featurised_week, training_frame
+
+    k = settings.candidates
+    weeks = []
+    for cutoff in plan.train:
+        week = featurised_week(settings, lake, cutoff, specs, k, progress=progress)
+        weeks.append(week)
+        week.history = None  # free the history: only the validation week keeps its own
+    train = training_frame(weeks, settings.sampling, settings.negatives, settings.seed)
+    valid = featurised_week(settings, lake, plan.valid, specs, k, progress=progress)
+    return train, valid
+
+
+def candidate_recall(week: CandidateWeek) -> dict[str, float]:
+    """Recall of the validation week's candidate pool at 12/50/100/200."""
+    from recsys.evaluation.recall import recall_at_k
+
+    ks = [k for k in (12, 50, 100, 200) if k <= int(week.frame[schema.RANK].max())]
+    return recall_at_k(week.frame, week.truth, ks)
+
+
+def fit_package(
+    settings: Settings,
+    lake: Lake,
+    plan: WeekPlan,
+    specs: list[SourceSpec],
+    ranker: Ranker,
+    meta: dict,
+    progress: bool,
+) -> RecommenderPackage:
+    """The union fitted on everything before the predicted week, packaged with the ranker."""
+    from recsys.ranking.package import build_package
+    from recsys.retrieval.evaluate import fit_union
+    from recsys.retrieval.history import load_history
+
+    history = load_history(lake, plan.predict)
+    union, _ = fit_union(history, specs, progress)
+    return build_package(union, ranker, history, meta)
+
+
+def batch_recommend(
+    settings: Settings,
+    lake: Lake,
+    package: RecommenderPackage,
+    customers: np.ndarray,
+    progress: bool,
+) -> pd.DataFrame:
+    """Top-12 for ``customers`` in chunks (features from the predicted cutoff's snapshot)."""
+    from tqdm.auto import tqdm
+
+    from recsys.ranking.features import add_snapshot_features
+    from recsys.retrieval.history import load_history
+
+    history = load_history(lake, package.cutoff)
+    reader = lambda frame: add_snapshot_features(settings, frame, package.cutoff)  # noqa: E731
+    step = settings.batch_customers
+    chunks = [customers[i : i + step] for i in range(0, len(customers), step)]
+    parts = [
+        package.recommend(chunk, history, reader, candidates_k=settings.candidates)
+        for chunk in tqdm(chunks, desc="batch recommendations", disable=not progress)
+    ]
+    return pd.concat(parts, ignore_index=True)
+
+
+def champion_map(
+    settings: Settings, lake: Lake, week: CandidateWeek, specs: list[SourceSpec]
+) -> tuple[str, float] | None:
+    """(version, MAP@12) of the current champion on this week's buyers; None: no champion.
+
+    The champion is judged as it would serve: its own sources, fitted before the week, and its
+    own ranker. When its sources are the challenger's, the week's candidates are reused.
+    """
+    from recsys import registry
+    from recsys.evaluation.metrics import map_at_k
+    from recsys.ranking.evaluate import ranker_recommendations
+    from recsys.ranking.weeks import featurised_week
+    from recsys.retrieval.sources import parse_sources
+
+    current = registry.version_by_alias(settings, registry.CHAMPION)
+    if current is None:
+        return None
+    package = RecommenderPackage.load(registry.download_package(settings, registry.CHAMPION))
+    own = package.meta.get("sources", [])
+    k = int(package.meta.get("candidates", settings.candidates))
+    if own != [s.as_dict() for s in specs] or k != settings.candidates:
+        buyers = week.truth[schema.CUSTOMER_ID].unique()
+        champion_week = featurised_week(settings, lake, week.cutoff, parse_sources(own), k, buyers)
+        week = champion_week
+    return str(current.version), map_at_k(ranker_recommendations(week, package.ranker), week.truth)
+
+
+def ingest_step(settings: Settings, raw: Path | None, progress: bool) -> Lake:
+    """Validate and publish ``raw`` (a no-op when the lake already holds these files)."""
+    from recsys.data.ingest import ingest
+    from recsys.data.lake import LakeEmptyError
+
+    if raw is not None:
+        ingest(Path(raw), settings, progress=progress)
+    lake = Lake(settings.paths.lake)
+    if lake.current_version() is None:
+        raise LakeEmptyError(f"the lake at {lake.root} is empty: give --raw-dir or run `hm ingest`")
+    return lake
+
+
+def train_step(
+    settings: Settings, train: pd.DataFrame, valid: CandidateWeek, objective: str = "lambdarank"
+) -> Ranker:
+    """LightGBM on the sampled rows, early-stopped on the validation week's MAP@12."""
+    from recsys.ranking.train import train_ranker
+
+    config = RankerConfig(
+        objective=objective,  # type: ignore[arg-type]
+        seed=settings.seed,
+        threads=settings.threads,
+    )
+    return train_ranker(train, valid.frame, valid.truth, model_features(valid), config)
+
+
+def source_recall(week: CandidateWeek, k: int) -> pd.DataFrame:
+    """Recall@12..k of each source alone and of the union on the validation week."""
+    from recsys.evaluation.recall import recall_table
+
+    buyers = week.truth[schema.CUSTOMER_ID].unique()
+    frames = {name: m.retrieve(buyers, k) for name, m in week.union.members.items()}
+    frames["union"] = week.frame
+    ks = [c for c in (12, 50, 100, 200) if c <= k]
+    return recall_table(frames, week.truth, ks)
+
+
+def run_pipeline(
+    settings: Settings,
+    raw: Path | None,
+    out: Path | None,
+    specs: list[SourceSpec],
+    progress: bool = True,
+    compare_binary: bool = False,
+    track: bool = True,
+) -> PipelineResult:
+    """validate -> ingest -> features -> retrieval -> ranker -> evaluation -> batch -> registry."""
+    from recsys.ranking.weeks import plan_weeks
+
+    timer = Timer()
+    with timer("ingest"):
+        lake = ingest_step(settings, raw, progress)
+        plan = plan_weeks(lake, settings.train_weeks)
+    with timer("features"):
+        prepare_features(settings, lake, plan, progress)
+    with timer("candidates"):
+        train, valid = build_weeks(settings, lake, plan, specs, progress)
+    with timer("train"):
+        ranker = train_step(settings, train, valid)
+    with timer("evaluate"):
+        result = evaluate_step(settings, plan, ranker, train, valid, compare_binary)
+        recall = source_recall(valid, settings.candidates)
+        champion = champion_map(settings, lake, valid, specs) if track else None
+    with timer("batch"):
+        meta = _meta(settings, lake, plan, specs)
+        package = fit_package(settings, lake, plan, specs, ranker, meta, progress)
+        result.submission = predict_step(settings, lake, package, out, progress)
+    if track:
+        with timer("track"):
+            track_run(settings, result, package, recall, champion, len(train))
+    result.timings = timer.laps
+    return result
+
+
+def evaluate_step(
+    settings: Settings,
+    plan: WeekPlan,
+    ranker: Ranker,
+    train: pd.DataFrame,
+    valid: CandidateWeek,
+    compare_binary: bool,
+) -> PipelineResult:
+    """The ranker next to baselines and sources (and a binary classifier, if asked)."""
+    from recsys.ranking.evaluate import comparison_table
+
+    result = PipelineResult(plan, comparison_table(valid, ranker), candidate_recall(valid), ranker)
+    if compare_binary:
+        binary = train_step(settings, train, valid, "binary")
+        result.binary = comparison_table(valid, binary).loc[["ranker"]]
+    return result
+
+
+def predict_step(
+    settings: Settings,
+    lake: Lake,
+    package: RecommenderPackage,
+    out: Path | None,
+    progress: bool,
+) -> Path | None:
+    """Recommendations for every customer; written in Kaggle's format to ``out`` if given."""
+    from recsys.ranking.submission import submission_frame, write_submission
+
+    customers = lake.read(schema.CUSTOMERS, [schema.CUSTOMER_ID, schema.CUSTOMER_HEX]).to_pandas()
+    ids = customers[schema.CUSTOMER_ID].to_numpy()
+    recs = batch_recommend(settings, lake, package, ids, progress)
+    return write_submission(submission_frame(recs, customers), out) if out else None
+
+
+def _meta(settings: Settings, lake: Lake, plan: WeekPlan, specs: list[SourceSpec]) -> dict:
+    """What the package was built from (logged with the model)."""
+    return {
+        "lake_version": lake.current_version(),
+        "feature_service": "ranker_v1",
+        "train_cutoffs": [str(c) for c in plan.train],
+        "valid_cutoff": str(plan.valid),
+        "sources": [s.as_dict() for s in specs],
+        "candidates": settings.candidates,
+    }
+
+
+def track_run(
+    settings: Settings,
+    result: PipelineResult,
+    package: RecommenderPackage,
+    recall: pd.DataFrame,
+    champion: float | None,
+    train_rows: int,
+) -> None:
+    """Log the run to MLflow (``hm-ranker``), register the package, move the aliases."""
+    import tempfile
+
+    import mlflow
+
+    from recsys import registry
+    from recsys.tracking import log_json, log_recall_table, mlflow_run
+
+    cutoff = str(result.plan.valid)
+    with mlflow_run(settings, "hm-ranker", f"train valid {cutoff}") as run:
+        mlflow.log_params(_params(settings, result, package, train_rows))
+        log_json(package.meta, "contract/package.json")
+        log_json(result.ranker.features, "contract/ranker_v1_features.json")
+        _log_comparison(result)
+        log_recall_table(recall, [int(c.split("@")[1]) for c in recall if c.startswith("recall@")])
+        with tempfile.TemporaryDirectory() as tmp:
+            package.save(Path(tmp) / "package")
+            _, version = registry.log_recommender(Path(tmp) / "package", settings)
+        registry.set_alias(settings, registry.CHALLENGER, version)
+        challenger = float(result.comparison.loc["ranker", "map@12"])
+        decision = registry.decide(challenger, champion[1] if champion else None)
+        _log_gate(challenger, champion)
+        if decision.promote:
+            registry.set_alias(settings, registry.CHAMPION, version)
+        mlflow.set_tags({"promoted": str(decision.promote), "decision": decision.reason})
+        result.run_id, result.version, result.decision = run.info.run_id, version, decision
+
+
+def _log_gate(challenger: float, champion: tuple[str, float] | None) -> None:
+    """Both MAP@12 values of the promotion gate (same week) and the champion's version."""
+    import mlflow
+
+    mlflow.log_metric("gate.challenger_map_at_12", challenger)
+    if champion is not None:
+        mlflow.log_metric("gate.champion_map_at_12", champion[1])
+        mlflow.set_tag("gate.champion_version", champion[0])
+
+
+def _params(settings: Settings, result: PipelineResult, package, train_rows: int) -> dict:
+    """Run parameters: data and feature versions, the plan, sampling and LightGBM settings."""
+    from dataclasses import asdict
+
+    return {
+        "lake_version": package.meta["lake_version"],
+        "feature_service": "ranker_v1",
+        "feature_views": "customer_activity,customer_profile,article_sales,article_profile",
+        "train_cutoffs": ",".join(package.meta["train_cutoffs"]),
+        "valid_cutoff": str(result.plan.valid),
+        "predict_cutoff": str(result.plan.predict),
+        "sources": ",".join(s["name"] for s in package.meta["sources"]),
+        "candidates": settings.candidates,
+        "sampling": settings.sampling,
+        "negatives": settings.negatives,
+        "train_rows": train_rows,
+        "n_features": len(result.ranker.features),
+        "best_iteration": result.ranker.best_iteration,
+        **{f"lgb_{k}": v for k, v in asdict(result.ranker.config).items()},
+    }
+
+
+def _log_comparison(result: PipelineResult) -> None:
+    """Metrics of the ranker, baselines and sources; the comparison plot; importance; curve."""
+    import matplotlib.pyplot as plt
+    import mlflow
+
+    from recsys.evaluation import plots
+    from recsys.tracking import metric_key
+
+    table = result.comparison
+    metrics = {
+        metric_key(f"{m}.{c}"): float(v) for m, row in table.iterrows() for c, v in row.items()
+    }
+    metrics |= {metric_key(f"candidates.{k}"): v for k, v in result.recall.items()}
+    if result.binary is not None:
+        metrics |= {metric_key(f"binary.{c}"): float(v) for c, v in result.binary.iloc[0].items()}
+    mlflow.log_metrics(metrics)
+    for step, value in enumerate(result.ranker.curve):
+        mlflow.log_metric("valid_map_at_12_by_round", value, step=step + 1)
+    mlflow.log_text(table.to_markdown(floatfmt=".4f"), "evaluation/comparison.md")
+    mlflow.log_text(result.ranker.importance().to_csv(), "evaluation/importance.csv")
+    for name, fig in (
+        ("map_vs_baselines", plots.map_comparison(table)),
+        ("importance", plots.importance_plot(result.ranker.importance())),
+        ("learning_curve", plots.learning_curve(result.ranker.curve, result.ranker.best_iteration)),
+    ):
+        mlflow.log_figure(fig, f"evaluation/{name}.png")
+        plt.close(fig)

@@ -1,0 +1,86 @@
+"""Candidate weeks: the union's candidates for a week's customers, labelled and featurised.
+
+For a cutoff T, the sources are fitted on everything before T, candidates are retrieved for the
+customers to rank (by default the week's buyers), labelled 1 if bought in [T, T+7), and given the
+interaction features of the history before T. Store features are added by
+:mod:`recsys.ranking.features`. Nothing here reads a row dated T or later except the labels.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from recsys import schema
+from recsys.data.lake import Lake
+from recsys.ranking.features import CUTOFF
+from recsys.ranking.interactions import interaction_features
+from recsys.ranking.sampling import LABEL
+from recsys.retrieval.evaluate import fit_union
+from recsys.retrieval.history import History, load_history, target_week
+from recsys.retrieval.sources import SourceSpec
+from recsys.retrieval.union import UnionRetriever
+
+
+@dataclass
+class CandidateWeek:
+    """One week's candidates (``frame``), its purchases (``truth``) and the fitted union."""
+
+    cutoff: dt.date
+    frame: pd.DataFrame
+    truth: pd.DataFrame
+    union: UnionRetriever
+    history: History
+
+
+def label(frame: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray:
+    """1 where the pair was bought in the target week, else 0 (int8)."""
+    keys = [schema.CUSTOMER_ID, schema.ARTICLE_ID]
+    bought = truth[keys].drop_duplicates().assign(_hit=1)
+    hits = frame[keys].merge(bought, on=keys, how="left")["_hit"]
+    return hits.fillna(0).to_numpy(np.int8)
+
+
+def candidates(
+    history: History, union: UnionRetriever, customers: np.ndarray, k: int
+) -> pd.DataFrame:
+    """The union's top ``k`` per customer with interaction features and the ``cutoff`` column."""
+    frame = union.retrieve(customers, k)
+    frame = frame.drop(columns=[schema.SOURCE]).reset_index(drop=True)
+    inter = interaction_features(history, frame)
+    frame = pd.concat([frame, inter], axis=1)
+    frame["best_source"] = frame["best_source"].cat.codes.astype(np.float32)
+    frame[CUTOFF] = pd.Timestamp(history.cutoff)
+    return frame
+
+
+def candidate_week(
+    lake: Lake,
+    cutoff: dt.date,
+    specs: Sequence[SourceSpec],
+    k: int,
+    customers: np.ndarray | None = None,
+    progress: bool = False,
+) -> CandidateWeek:
+    """Fit the sources before ``cutoff`` and build the week's labelled candidates.
+
+    ``customers`` defaults to the buyers of the week (training and validation); pass every
+    customer to score a week whose purchases are unknown (then every label is 0).
+    """
+    history = load_history(lake, cutoff)
+    truth = target_week(lake, cutoff)
+    union, _ = fit_union(history, specs, progress)
+    asked = truth[schema.CUSTOMER_ID].unique() if customers is None else customers
+    frame = candidates(history, union, np.asarray(asked, dtype=np.int64), k)
+    frame[LABEL] = label(frame, truth)
+    return CandidateWeek(cutoff=cutoff, frame=frame, truth=truth, union=union, history=history)
+
+
+def union_columns(union: UnionRetriever) -> list[str]:
+    """The union's feature columns: fused score and rank, per-source scores/ranks, agreement."""
+    per_source = [f"{n}_{c}" for n in union.source_names for c in (schema.SCORE, schema.RANK)]
+    return [schema.SCORE, schema.RANK, *per_source, "n_sources", "best_source"]

@@ -1,0 +1,82 @@
+"""Training the ranker: LightGBM with early stopping on the validation week's Kaggle MAP@12."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from recsys import schema
+from recsys.ranking.features import learn_vocab
+from recsys.ranking.ranker import Ranker, RankerConfig, group_ids, grouped_map, matrix, sort_groups
+from recsys.ranking.sampling import LABEL
+
+METRIC = "map@12"
+
+
+def truth_sizes(frame: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray:
+    """Per group of ``frame`` (sorted), the number of distinct articles its customer bought."""
+    sizes = (
+        truth.drop_duplicates([schema.CUSTOMER_ID, schema.ARTICLE_ID])
+        .groupby(schema.CUSTOMER_ID)
+        .size()
+    )
+    first = np.r_[True, np.diff(group_ids(frame)) != 0]
+    customers = frame[schema.CUSTOMER_ID].to_numpy()[first]
+    return sizes.reindex(customers, fill_value=0).to_numpy(np.float64)
+
+
+def map_metric(valid: pd.DataFrame, truth: pd.DataFrame):
+    """An ``lgb.train`` ``feval`` computing Kaggle MAP@12 on the sorted ``valid`` frame."""
+    groups = group_ids(valid)
+    labels = valid[LABEL].to_numpy()
+    n_true = truth_sizes(valid, truth)
+    n_buyers = truth[schema.CUSTOMER_ID].nunique()
+
+    def feval(preds: np.ndarray, _data: object) -> tuple[str, float, bool]:
+        return METRIC, grouped_map(preds, labels, groups, n_true, n_buyers), True
+
+    return feval
+
+
+def train_ranker(
+    train: pd.DataFrame,
+    valid: pd.DataFrame,
+    valid_truth: pd.DataFrame,
+    features: list[str],
+    config: RankerConfig | None = None,
+) -> Ranker:
+    """Fit on ``train`` (grouped per cutoff and customer), early-stop on ``valid``'s MAP@12."""
+    import lightgbm as lgb
+
+    config = config or RankerConfig()
+    train, valid = sort_groups(train), sort_groups(valid)
+    vocab = learn_vocab(train)
+    group = np.bincount(group_ids(train)) if config.objective == "lambdarank" else None
+    dtrain = lgb.Dataset(
+        matrix(train, features, vocab),
+        train[LABEL].to_numpy(),
+        group=group,
+        feature_name=features,
+        free_raw_data=True,
+    )
+    dvalid = lgb.Dataset(
+        matrix(valid, features, vocab),
+        valid[LABEL].to_numpy(),
+        reference=dtrain,
+        free_raw_data=True,
+    )
+    record: dict = {}
+    booster = lgb.train(
+        config.lgb_params(),
+        dtrain,
+        num_boost_round=config.n_estimators,
+        valid_sets=[dvalid],
+        valid_names=["valid"],
+        feval=map_metric(valid, valid_truth),
+        callbacks=[
+            lgb.early_stopping(config.early_stopping_rounds, first_metric_only=True, verbose=False),
+            lgb.record_evaluation(record),
+        ],
+    )
+    curve = [float(v) for v in record["valid"][METRIC]]
+    return Ranker(booster, features, vocab, config, booster.best_iteration, curve)

@@ -1,0 +1,66 @@
+"""Which weeks train, validate and get predicted; and each week's featurised candidate frame."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from recsys.data.lake import Lake
+from recsys.features.cutoffs import default_cutoffs
+from recsys.ranking.dataset import CandidateWeek, candidate_week
+from recsys.ranking.features import add_store_features
+from recsys.ranking.sampling import Strategy, sample_negatives
+from recsys.retrieval.sources import SourceSpec
+from recsys.settings import Settings
+
+WEEK = dt.timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class WeekPlan:
+    """Training cutoffs (oldest first), the validation cutoff and the cutoff to predict."""
+
+    train: tuple[dt.date, ...]
+    valid: dt.date
+    predict: dt.date
+
+    @property
+    def all(self) -> list[dt.date]:
+        """Every cutoff whose feature snapshots are needed."""
+        return [*self.train, self.valid, self.predict]
+
+
+def plan_weeks(lake: Lake, train_weeks: int) -> WeekPlan:
+    """Last complete week validates, the ``train_weeks`` before it train, the next is predicted."""
+    if train_weeks < 1:
+        raise ValueError(f"train_weeks must be >= 1, got {train_weeks}")
+    predict = default_cutoffs(lake, 1)[0]
+    valid = predict - WEEK
+    train = tuple(valid - WEEK * i for i in range(train_weeks, 0, -1))
+    return WeekPlan(train=train, valid=valid, predict=predict)
+
+
+def featurised_week(
+    settings: Settings,
+    lake: Lake,
+    cutoff: dt.date,
+    specs: Sequence[SourceSpec],
+    k: int,
+    customers: np.ndarray | None = None,
+    progress: bool = False,
+) -> CandidateWeek:
+    """A candidate week with the Feast customer and article features joined point in time."""
+    week = candidate_week(lake, cutoff, specs, k, customers, progress)
+    week.frame = add_store_features(settings, week.frame, progress)
+    return week
+
+
+def training_frame(weeks: Sequence[CandidateWeek], strategy: Strategy, negatives: int, seed: int):
+    """The training weeks' rows after negative sampling, concatenated."""
+    import pandas as pd
+
+    parts = [sample_negatives(w.frame, strategy, negatives, seed + i) for i, w in enumerate(weeks)]
+    return pd.concat(parts, ignore_index=True)

@@ -1,0 +1,163 @@
+"""The MLflow model registry face of the recommender: pyfunc, versions, aliases, promotion.
+
+The registered model ``hm-ranker`` is one pyfunc: a customer id in, ranked articles out. It
+carries the fitted union and the ranker; at load it reads the history (for interaction features)
+from the lake and customer/article features from the snapshot of its cutoff, both under
+``HM_HOME`` (the project home it was trained in, unless the environment says otherwise).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+
+from recsys.settings import Settings, get_settings
+
+MODEL_NAME = "hm-ranker"
+CHAMPION, CHALLENGER = "champion", "challenger"
+PIP_REQUIREMENTS = ["lightgbm==4.7.0", "pandas==2.3.3", "pyarrow==25.0.1", "faiss-cpu==1.15.1"]
+
+
+class RecommenderPyfunc(mlflow.pyfunc.PythonModel):
+    """``predict(DataFrame[customer_id]) -> customer_id, article_id, score, rank, source``."""
+
+    def load_context(self, context) -> None:
+        from recsys.ranking.package import RecommenderPackage
+
+        self.package = RecommenderPackage.load(Path(context.artifacts["package"]))
+        home = os.environ.get("HM_HOME") or (context.model_config or {}).get("home")
+        self.settings = get_settings(home=home)
+        self._history = None
+
+    def _reader(self):
+        from recsys.ranking.features import add_snapshot_features
+
+        return lambda frame: add_snapshot_features(self.settings, frame, self.package.cutoff)
+
+    def history(self):
+        """The lake's history before the package's cutoff (loaded once)."""
+        if self._history is None:
+            from recsys.data.lake import Lake
+            from recsys.retrieval.history import load_history
+
+            self._history = load_history(Lake(self.settings.paths.lake), self.package.cutoff)
+        return self._history
+
+    def predict(self, context, model_input: pd.DataFrame, params: dict | None = None):
+        k = int((params or {}).get("k", 12))
+        customers = model_input["customer_id"].to_numpy("int64")
+        return self.package.recommend(customers, self.history(), self._reader(), k)
+
+
+def signature():
+    """Input: ``customer_id``; output: ranked rows; parameter ``k``."""
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
+
+    inputs = Schema([ColSpec("long", "customer_id")])
+    outputs = Schema(
+        [
+            ColSpec("long", "customer_id"),
+            ColSpec("integer", "article_id"),
+            ColSpec("float", "score"),
+            ColSpec("long", "rank"),
+            ColSpec("string", "source"),
+        ]
+    )
+    return ModelSignature(inputs, outputs, ParamSchema([ParamSpec("k", "long", 12)]))
+
+
+def log_recommender(package_dir: Path, settings: Settings) -> tuple[str, str]:
+    """Log the package as a pyfunc in the active run and register it; (model uri, version)."""
+    info = mlflow.pyfunc.log_model(
+        name="recommender",
+        python_model=RecommenderPyfunc(),
+        artifacts={"package": str(package_dir)},
+        signature=signature(),
+        pip_requirements=PIP_REQUIREMENTS,
+        model_config={"home": str(settings.paths.root)},
+        registered_model_name=MODEL_NAME,
+    )
+    return info.model_uri, str(info.registered_model_version)
+
+
+def client(settings: Settings) -> mlflow.MlflowClient:
+    """A client of the settings' tracking server (registry included)."""
+    from recsys.tracking import tracking_uri
+
+    uri = tracking_uri(settings)
+    mlflow.set_tracking_uri(uri)
+    return mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def version_by_alias(settings: Settings, alias: str):
+    """The model version behind ``alias``, or None."""
+    try:
+        return client(settings).get_model_version_by_alias(MODEL_NAME, alias)
+    except mlflow.exceptions.MlflowException:
+        return None
+
+
+def set_alias(settings: Settings, alias: str, version: str) -> None:
+    """Point ``alias`` at ``version`` of ``hm-ranker``."""
+    client(settings).set_registered_model_alias(MODEL_NAME, alias, version)
+
+
+def download_package(settings: Settings, alias: str = CHAMPION) -> Path:
+    """The package folder of the version behind ``alias`` (downloaded from the artifact store)."""
+    from mlflow.artifacts import download_artifacts
+
+    client(settings)
+    root = download_artifacts(f"models:/{MODEL_NAME}@{alias}")
+    return Path(root) / "artifacts" / "package"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether the challenger replaces the champion, and why."""
+
+    promote: bool
+    reason: str
+    challenger_map: float
+    champion_map: float | None
+
+
+def decide(challenger_map: float, champion_map: float | None, min_gain: float = 0.0) -> Decision:
+    """Promote when there is no champion, or the challenger's MAP@12 beats it by ``min_gain``."""
+    if champion_map is None:
+        return Decision(True, "no champion yet", challenger_map, None)
+    if challenger_map > champion_map + min_gain:
+        reason = f"MAP@12 {challenger_map:.5f} > champion {champion_map:.5f}"
+        return Decision(True, reason, challenger_map, champion_map)
+    reason = f"MAP@12 {challenger_map:.5f} does not beat champion {champion_map:.5f}"
+    return Decision(False, reason, challenger_map, champion_map)
+
+
+def promotion_decision(settings: Settings, version: str) -> Decision:
+    """The gate for ``version``, from the comparison its pipeline run made on its own week.
+
+    The pipeline scores the champion of the moment on the challenger's validation week and logs
+    both MAP@12 values (``gate.*``); if the champion has changed since, the numbers no longer
+    compare like with like, and the answer is no.
+    """
+    c = client(settings)
+    run = c.get_run(c.get_model_version(MODEL_NAME, version).run_id)
+    metrics, tags = run.data.metrics, run.data.tags
+    challenger = metrics.get("gate.challenger_map_at_12", metrics.get("ranker.map_at_12", 0.0))
+    champion = version_by_alias(settings, CHAMPION)
+    if champion is None:
+        return decide(challenger, None)
+    if str(champion.version) == str(version):
+        return Decision(False, f"version {version} is already champion", challenger, challenger)
+    judged = tags.get("gate.champion_version")
+    if judged != str(champion.version):
+        reason = (
+            f"version {version} was compared with champion {judged}, the champion is now "
+            f"{champion.version}: re-run the pipeline to compare on the same week"
+        )
+        return Decision(False, reason, challenger, None)
+    return decide(challenger, metrics["gate.champion_map_at_12"])

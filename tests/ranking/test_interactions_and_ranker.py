@@ -1,0 +1,119 @@
+"""Interaction features by hand, MAP@12 of grouped predictions, LightGBM ranker round trip."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recsys import schema
+from recsys.evaluation.metrics import map_at_k
+from recsys.ranking.features import CUTOFF
+from recsys.ranking.interactions import feature_names, interaction_features
+from recsys.ranking.ranker import Ranker, RankerConfig, group_ids, grouped_map, sort_groups
+from recsys.ranking.recommend import top_by_score
+from recsys.ranking.sampling import LABEL
+from recsys.ranking.train import train_ranker, truth_sizes
+from recsys.retrieval.history import History
+
+C, A = schema.CUSTOMER_ID, schema.ARTICLE_ID
+
+
+def history() -> History:
+    """Customer 1 bought article 5 twice (days 30 and 3 before the cutoff) and 6 (a sibling)."""
+    cutoff = dt.date(2020, 9, 16)
+    day = lambda n: pd.Timestamp(cutoff) - pd.Timedelta(days=n)  # noqa: E731
+    tx = pd.DataFrame(
+        {
+            schema.T_DAT: [day(30), day(10), day(3), day(2)],
+            C: np.array([1, 1, 1, 2], np.int64),
+            A: np.array([5, 6, 5, 7], np.int32),
+            schema.PRICE: np.array([0.02, 0.04, 0.02, 0.05], np.float32),
+            schema.SALES_CHANNEL_ID: np.int8(2),
+        }
+    )
+    base = {"product_code": [50, 50, 70, 80], "product_type_no": [1, 1, 2, 1]}
+    arts = pd.DataFrame({A: np.array([5, 6, 7, 8], np.int32), **base})
+    for attr in (
+        "colour_group_code",
+        "department_no",
+        "index_group_no",
+        "garment_group_no",
+        "graphical_appearance_no",
+        "section_no",
+    ):
+        arts[attr] = 1
+    custs = pd.DataFrame({C: np.array([1, 2], np.int64), "age": [25.0, 50.0]})
+    return History(cutoff, tx.sort_values(schema.T_DAT), arts, custs)
+
+
+def test_interaction_features_by_hand() -> None:
+    pairs = pd.DataFrame({C: [1, 1, 1, 9], A: [5, 6, 8, 5]})
+    got = interaction_features(history(), pairs)
+    assert list(got.columns) == feature_names()
+    assert got["ca_count"].tolist() == [2, 1, 0, 0]
+    assert got["ca_count_4w"].tolist() == [1, 1, 0, 0]  # the day-30 purchase is outside 28 days
+    assert got["ca_days_since"].iloc[:2].tolist() == [3, 10]
+    assert np.isnan(got["ca_days_since"].iloc[2])
+    assert got["cp_count"].tolist() == [3, 3, 0, 0]  # 5 and 6 share product 50
+    assert got["aff_product_type_no"].tolist() == pytest.approx([1.0, 1.0, 1.0, 0.0])
+    # article 5's mean price in the last 28 days (0.02) over customer 1's mean paid (0.08 / 3)
+    assert got["price_ratio"].iloc[0] == pytest.approx(0.02 / (0.08 / 3), rel=1e-5)
+
+
+def random_week(
+    seed: int, n_customers: int = 300, per: int = 20
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Candidates whose label depends on feature ``x``; truth includes uncovered purchases."""
+    rng = np.random.default_rng(seed)
+    cust = np.repeat(np.arange(n_customers, dtype=np.int64), per)
+    art = np.tile(np.arange(per, dtype=np.int32), n_customers)
+    x = rng.normal(size=len(cust))
+    label = (x + rng.normal(scale=0.7, size=len(cust)) > 1.6).astype(np.int8)
+    frame = pd.DataFrame(
+        {
+            C: cust,
+            A: art,
+            "x": x,
+            "noise": rng.normal(size=len(cust)),
+            LABEL: label,
+            CUTOFF: pd.Timestamp("2020-09-16"),
+        }
+    )
+    truth = frame.loc[frame[LABEL] == 1, [C, A]]
+    extra = pd.DataFrame({C: np.arange(0, n_customers, 3, dtype=np.int64), A: np.int32(999)})
+    return frame, pd.concat([truth, extra], ignore_index=True)
+
+
+def test_grouped_map_equals_kaggle_map() -> None:
+    frame, truth = random_week(0)
+    frame = sort_groups(frame)
+    preds = frame["x"].to_numpy()
+    got = grouped_map(
+        preds,
+        frame[LABEL].to_numpy(),
+        group_ids(frame),
+        truth_sizes(frame, truth),
+        truth[C].nunique(),
+    )
+    ranked = top_by_score(frame, preds, 12).rename(columns={})
+    assert got == pytest.approx(map_at_k(ranked, truth))
+
+
+@pytest.mark.parametrize("objective", ["lambdarank", "binary"])
+def test_ranker_learns_saves_and_loads(objective: str, tmp_path) -> None:
+    train, _ = random_week(1)
+    valid, truth = random_week(2)
+    config = RankerConfig(objective=objective, n_estimators=60, early_stopping_rounds=10, threads=1)
+    ranker = train_ranker(train, valid, truth, ["x", "noise"], config)
+    scores = ranker.score(valid)
+    learnt = map_at_k(top_by_score(valid, scores), truth)
+    assert learnt > 2 * map_at_k(top_by_score(valid, valid["noise"].to_numpy()), truth)
+    assert ranker.importance().index[0] == "x"
+    assert 1 <= ranker.best_iteration <= 60 and len(ranker.curve) >= ranker.best_iteration
+    loaded = Ranker.load(ranker.save(tmp_path / "r"))
+    np.testing.assert_allclose(loaded.score(valid), scores, rtol=1e-6)
+    again = train_ranker(train, valid, truth, ["x", "noise"], config)
+    np.testing.assert_array_equal(again.score(valid), scores)  # deterministic
