@@ -10,6 +10,7 @@ import pyarrow as pa
 CUSTOMER_ID = "customer_id"  # int64 in the lake; 64-hex string in raw files
 CUSTOMER_HEX = "customer_hex"  # the raw 64-hex id, kept in the lake for the reversible mapping
 ARTICLE_ID = "article_id"  # int32
+PRODUCT_CODE = "product_code"  # int32: the article's product (its colour variants share it)
 T_DAT = "t_dat"  # transaction date
 PRICE = "price"
 SALES_CHANNEL_ID = "sales_channel_id"
@@ -44,7 +45,7 @@ TRANSACTION_SCHEMA = pa.schema(
 ARTICLE_SCHEMA = pa.schema(
     [
         (ARTICLE_ID, pa.int32()),
-        ("product_code", pa.int32()),
+        (PRODUCT_CODE, pa.int32()),
         ("prod_name", pa.string()),
         ("product_type_no", pa.int32()),
         ("product_type_name", pa.string()),

@@ -14,7 +14,7 @@ from recsys.retrieval.history import History
 from recsys.retrieval.repurchase import customer_article_weights, rows_of
 from recsys.retrieval.state import load_arrays, save_arrays
 
-PRODUCT_CODE = "product_code"
+PRODUCT_CODE = schema.PRODUCT_CODE
 
 
 def sibling_shares(
