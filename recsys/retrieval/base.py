@@ -116,13 +116,47 @@ def top_k(customers: np.ndarray, articles: np.ndarray, scores: np.ndarray, k: in
     customers = np.asarray(customers, dtype=np.int64)
     articles = np.asarray(articles, dtype=np.int32)
     scores = np.asarray(scores, dtype=np.float32)
-    order = np.lexsort((articles, -scores, customers))
-    c, a, s = customers[order], articles[order], scores[order]
+    order = candidate_order(customers, scores, articles)
+    c, a, s = (
+        (customers, articles, scores)
+        if order is None
+        else (customers[order], articles[order], scores[order])
+    )
     rank = group_rank(c)
     keep = rank <= k
     return pd.DataFrame(
         {schema.CUSTOMER_ID: c[keep], schema.ARTICLE_ID: a[keep], schema.SCORE: s[keep]}
     )
+
+
+def candidate_order(
+    customers: np.ndarray, scores: np.ndarray, articles: np.ndarray
+) -> np.ndarray | None:
+    """Row order by customer, then score descending, then article (same as a 3-key lexsort).
+
+    None when the rows are already in that order (the common case: sources emit sorted rows;
+    one O(n) check).
+    Otherwise two stable argsorts: by article, then by a uint64 key packing the customer's
+    dense code above the score's order-preserving bits (about twice as fast as ``lexsort``).
+    """
+    if is_candidate_order(customers, scores, articles):
+        return None
+    _, code = np.unique(customers, return_inverse=True)
+    bits = (np.asarray(scores, np.float32) + np.float32(0.0)).view(np.uint32)  # -0.0 -> 0.0
+    ascending = np.where(bits & 0x80000000, ~bits, bits | 0x80000000).astype(np.uint64)
+    key = (code.astype(np.uint64) << np.uint64(32)) | (np.uint64(0xFFFFFFFF) - ascending)
+    by_article = np.argsort(articles, kind="stable")
+    return by_article[np.argsort(key[by_article], kind="stable")]
+
+
+def is_candidate_order(customers: np.ndarray, scores: np.ndarray, articles: np.ndarray) -> bool:
+    """True if rows are sorted by customer, score descending, article ascending."""
+    if len(customers) < 2:
+        return True
+    c, s, a = customers, scores, articles
+    same_c, same_s = c[1:] == c[:-1], s[1:] == s[:-1]
+    in_order = (c[1:] > c[:-1]) | (same_c & ((s[1:] < s[:-1]) | (same_s & (a[1:] >= a[:-1]))))
+    return bool(np.all(in_order))
 
 
 def group_rank(sorted_keys: np.ndarray) -> np.ndarray:
@@ -154,17 +188,20 @@ def finalize(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     c = frame[schema.CUSTOMER_ID].to_numpy(np.int64)
     a = frame[schema.ARTICLE_ID].to_numpy(np.int32)
     s = frame[schema.SCORE].to_numpy(np.float32)
-    order = np.lexsort((a, -s, c))
+    order = candidate_order(c, s, a)
+    if order is not None:
+        c, a, s = c[order], a[order], s[order]
     extra = [col for col in frame.columns if col not in CANDIDATE_COLUMNS]
     out = pd.DataFrame(
         {
-            schema.CUSTOMER_ID: c[order],
-            schema.ARTICLE_ID: a[order],
-            schema.SCORE: s[order],
-            schema.RANK: group_rank(c[order]),
-            schema.SOURCE: pd.Categorical([source] * len(c)),
+            schema.CUSTOMER_ID: c,
+            schema.ARTICLE_ID: a,
+            schema.SCORE: s,
+            schema.RANK: group_rank(c),
+            schema.SOURCE: pd.Categorical.from_codes(np.zeros(len(c), np.int8), [source]),
         }
     )
     for col in extra:
-        out[col] = frame[col].iloc[order].reset_index(drop=True)
+        values = frame[col] if order is None else frame[col].iloc[order]
+        out[col] = values.reset_index(drop=True)
     return out

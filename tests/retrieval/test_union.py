@@ -75,3 +75,17 @@ def test_sources_are_validated() -> None:
     with pytest.raises(ValueError, match="quota must be"):
         parse_sources([{"kind": "repurchase", "quota": 0}])
     assert len({s.name for s in DEFAULT_SOURCES}) == len(DEFAULT_SOURCES)
+
+
+def test_candidate_order_matches_lexsort() -> None:
+    from recsys.retrieval.base import candidate_order
+
+    rng = np.random.default_rng(3)
+    c = rng.integers(-5, 5, 5000).astype(np.int64) * 10**12
+    s = rng.choice(np.array([-1.5, -0.0, 0.0, 0.25, 2.0, np.inf], np.float32), 5000)
+    a = rng.integers(0, 50, 5000).astype(np.int32)
+    expected = np.lexsort((a, -s, c))
+    got = candidate_order(c, s, a)
+    assert np.array_equal(c[got], c[expected]) and np.array_equal(a[got], a[expected])
+    assert np.array_equal(s[got], s[expected])
+    assert candidate_order(c[expected], s[expected], a[expected]) is None
