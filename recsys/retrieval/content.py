@@ -1,0 +1,293 @@
+"""Content-based candidates: articles whose embeddings are close to what a customer bought/views.
+
+Every article gets a vector (``encoder``: catalogue metadata, pretrained text, or the small
+transformer trained from scratch) and the articles sold in the last ``active_days`` days go into a
+FAISS index (``index``: exact, IVF or HNSW). A customer's seeds are their purchases of the last
+``days`` days, weighted by recency (half-life ``half_life`` days, at most ``max_seeds``), plus the
+context articles (a product page). A candidate scores the weighted sum of its cosine similarity to
+each seed whose neighbour list it is in (``mode="seeds"``), or its similarity to the customer's
+weighted mean vector (``mode="mean"``). :meth:`ContentRetriever.similar` answers "similar items".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from recsys import schema
+from recsys.retrieval.ann import VectorIndex
+from recsys.retrieval.base import NotFittedError, Retriever, top_k
+from recsys.retrieval.encoders import encode_articles, l2_normalize
+from recsys.retrieval.history import History
+from recsys.retrieval.state import load_arrays, load_frame, save_arrays, save_frame
+
+CHUNK_PAIRS = 4_000_000  # (customer, seed, neighbour) rows scored at a time
+
+
+def seed_weights(history: History, days: int, half_life: float, max_seeds: int) -> pd.DataFrame:
+    """``customer_id, article_id, weight``: recent purchases, recency weighted, summing to 1."""
+    recent = history.days_ago <= days
+    tx = history.transactions.loc[recent, [schema.CUSTOMER_ID, schema.ARTICLE_ID]]
+    w = np.power(0.5, (history.days_ago[recent] - 1) / max(half_life, 1e-9)).astype(np.float32)
+    frame = (
+        tx.assign(weight=w)
+        .groupby([schema.CUSTOMER_ID, schema.ARTICLE_ID], sort=True)["weight"]
+        .sum()
+        .reset_index()
+    )
+    frame = frame.sort_values(
+        [schema.CUSTOMER_ID, "weight", schema.ARTICLE_ID],
+        ascending=[True, False, True],
+        kind="stable",
+    )
+    frame = frame[frame.groupby(schema.CUSTOMER_ID).cumcount() < max_seeds]
+    frame["weight"] /= frame.groupby(schema.CUSTOMER_ID)["weight"].transform("sum")
+    return frame.reset_index(drop=True).astype({"weight": np.float32})
+
+
+class ContentRetriever(Retriever):
+    """Nearest neighbours, in article embedding space, of a customer's recent buys and context."""
+
+    kind = "content"
+
+    def __init__(
+        self,
+        *,
+        encoder: str = "metadata",
+        index: str = "exact",
+        days: int = 365,
+        half_life: float = 30.0,
+        max_seeds: int = 10,
+        neighbours: int = 50,
+        mode: str = "seeds",
+        context_weight: float = 1.0,
+        active_days: int = 7,
+        exclude_seeds: bool = False,
+        cache_dir: str | None = None,
+        encoder_params: dict | None = None,
+        nprobe: int = 16,
+        seed: int = 42,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(name)
+        if mode not in ("seeds", "mean"):
+            raise ValueError(f"mode must be 'seeds' or 'mean', got {mode!r}")
+        self.encoder, self.index_kind, self.days, self.half_life = encoder, index, days, half_life
+        self.max_seeds, self.neighbours, self.mode = max_seeds, neighbours, mode
+        self.context_weight, self.active_days, self.exclude_seeds = (
+            context_weight,
+            active_days,
+            exclude_seeds,
+        )
+        self.cache_dir, self.encoder_params = cache_dir, dict(encoder_params or {})
+        self.nprobe, self.seed = nprobe, seed
+        self.article_ids = np.zeros(0, np.int32)
+        self.vectors = np.zeros((0, 1), np.float32)
+        self.seeds = pd.DataFrame()
+        self.index: VectorIndex | None = None
+
+    def params(self) -> dict[str, Any]:
+        return {
+            **super().params(),
+            "encoder": self.encoder,
+            "index": self.index_kind,
+            "days": self.days,
+            "half_life": self.half_life,
+            "max_seeds": self.max_seeds,
+            "neighbours": self.neighbours,
+            "mode": self.mode,
+            "context_weight": self.context_weight,
+            "active_days": self.active_days,
+            "exclude_seeds": self.exclude_seeds,
+            "cache_dir": self.cache_dir,
+            "encoder_params": self.encoder_params,
+            "nprobe": self.nprobe,
+            "seed": self.seed,
+        }
+
+    # -- fit ---------------------------------------------------------------------------------------
+    def encode(self, articles: pd.DataFrame) -> np.ndarray:
+        """Unit vectors of ``articles`` with this retriever's encoder."""
+        params = dict(self.encoder_params)
+        if self.encoder == "text":
+            params.setdefault("cache_dir", self.cache_dir)
+        else:
+            params.setdefault("seed", self.seed)
+        return encode_articles(articles, self.encoder, **params)
+
+    def _active(self, history: History) -> np.ndarray:
+        """Positions of the articles that go into the index (sold lately, else all)."""
+        if self.active_days <= 0:
+            return np.arange(len(self.article_ids))
+        sold = history.recent(self.active_days)[schema.ARTICLE_ID].unique()
+        active = np.flatnonzero(np.isin(self.article_ids, sold))
+        return active if len(active) else np.arange(len(self.article_ids))
+
+    def _fit(self, history: History) -> None:
+        articles = history.articles.sort_values(schema.ARTICLE_ID, ignore_index=True)
+        self.article_ids = articles[schema.ARTICLE_ID].to_numpy(np.int32)
+        self.vectors = self.encode(articles)
+        active = self._active(history)
+        self.index = VectorIndex(self.index_kind, nprobe=self.nprobe).build(
+            self.article_ids[active], self.vectors[active], seed=self.seed
+        )
+        self.seeds = seed_weights(history, self.days, self.half_life, self.max_seeds)
+
+    # -- retrieve ----------------------------------------------------------------------------------
+    def _positions(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(known mask, row positions in ``self.vectors``) of article ``ids``."""
+        ids = np.asarray(ids, dtype=np.int64)
+        pos = np.clip(np.searchsorted(self.article_ids, ids), 0, max(len(self.article_ids) - 1, 0))
+        known = (
+            (self.article_ids[pos] == ids) if len(self.article_ids) else np.zeros(len(ids), bool)
+        )
+        return known, pos
+
+    def _seed_pairs(self, customers: np.ndarray, context: np.ndarray) -> pd.DataFrame:
+        """``customer_id, article_id, weight``: the asked customers' seeds plus the context."""
+        seeds = self.seeds[self.seeds[schema.CUSTOMER_ID].isin(customers)]
+        known, _ = self._positions(context)
+        ctx = np.asarray(context, np.int32)[known]
+        if len(ctx) == 0 or len(customers) == 0:
+            return seeds
+        extra = pd.DataFrame(
+            {
+                schema.CUSTOMER_ID: np.repeat(customers, len(ctx)),
+                schema.ARTICLE_ID: np.tile(ctx, len(customers)),
+                "weight": np.float32(self.context_weight),
+            }
+        )
+        both = pd.concat([seeds, extra], ignore_index=True)
+        return (
+            both.groupby([schema.CUSTOMER_ID, schema.ARTICLE_ID], sort=True)["weight"]
+            .sum()
+            .reset_index()
+        )
+
+    def _retrieve(self, customers: np.ndarray, k: int, context: np.ndarray) -> pd.DataFrame:
+        pairs = self._seed_pairs(customers, context)
+        if pairs.empty or k <= 0:
+            return top_k(np.zeros(0), np.zeros(0), np.zeros(0), k)
+        frame = self._score_mean(pairs, k) if self.mode == "mean" else self._score_seeds(pairs, k)
+        if self.exclude_seeds:
+            frame = frame.merge(
+                pairs[[schema.CUSTOMER_ID, schema.ARTICLE_ID]], how="left", indicator=True
+            )
+            frame = frame[frame.pop("_merge") == "left_only"]
+        return top_k(
+            frame[schema.CUSTOMER_ID].to_numpy(),
+            frame[schema.ARTICLE_ID].to_numpy(),
+            frame[schema.SCORE].to_numpy(),
+            k,
+        )
+
+    def _score_seeds(self, pairs: pd.DataFrame, k: int) -> pd.DataFrame:
+        """Sum over seeds of weight x similarity, each seed contributing its nearest neighbours.
+
+        A customer with ``s`` seeds takes ``max(neighbours, k / s)`` neighbours of each seed, so
+        one-seed customers still get ``k`` candidates.
+        """
+        extra = int(self.exclude_seeds) * self.max_seeds
+        seed_ids, inv = np.unique(pairs[schema.ARTICLE_ID].to_numpy(), return_inverse=True)
+        inv = inv.ravel()
+        _, pos = self._positions(seed_ids)
+        depth = max(self.neighbours, k) + extra
+        nb_ids, nb_scores = self.index.search(self.vectors[pos], depth)
+        n_seeds = pairs.groupby(schema.CUSTOMER_ID)[schema.ARTICLE_ID].transform("size").to_numpy()
+        take = np.minimum(np.maximum(self.neighbours, -(-k // n_seeds)) + extra, nb_ids.shape[1])
+        cust = pairs[schema.CUSTOMER_ID].to_numpy(np.int64)  # sorted: pairs come grouped
+        weight = pairs["weight"].to_numpy(np.float32)
+        first = np.r_[True, cust[1:] != cust[:-1]]
+        chunk = (np.cumsum(take) - take)[first][np.cumsum(first) - 1] // CHUNK_PAIRS
+        frames = []
+        edges = np.r_[np.flatnonzero(np.r_[True, chunk[1:] != chunk[:-1]]), len(chunk)]
+        for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+            part = self._expand(
+                cust[lo:hi], inv[lo:hi], weight[lo:hi], take[lo:hi], nb_ids, nb_scores
+            )
+            part = (
+                part.groupby([schema.CUSTOMER_ID, schema.ARTICLE_ID], sort=False)[schema.SCORE]
+                .sum()
+                .reset_index()
+            )
+            frames.append(
+                top_k(
+                    part[schema.CUSTOMER_ID].to_numpy(),
+                    part[schema.ARTICLE_ID].to_numpy(),
+                    part[schema.SCORE].to_numpy(),
+                    k + extra,
+                )
+            )
+        return pd.concat(frames, ignore_index=True)
+
+    @staticmethod
+    def _expand(cust, seed_row, weight, take, nb_ids, nb_scores) -> pd.DataFrame:
+        """One row per (customer, neighbour) of each seed pair: ``take`` neighbours per pair."""
+        pair = np.repeat(np.arange(len(cust)), take)
+        col = np.arange(len(pair)) - np.repeat(np.cumsum(take) - take, take)
+        ids = nb_ids[seed_row[pair], col]
+        score = weight[pair] * nb_scores[seed_row[pair], col]
+        ok = ids >= 0
+        return pd.DataFrame(
+            {
+                schema.CUSTOMER_ID: cust[pair][ok],
+                schema.ARTICLE_ID: ids[ok].astype(np.int32),
+                schema.SCORE: score[ok],
+            }
+        )
+
+    def _score_mean(self, pairs: pd.DataFrame, k: int) -> pd.DataFrame:
+        """Similarity of each candidate to the customer's weighted mean seed vector."""
+        _, pos = self._positions(pairs[schema.ARTICLE_ID].to_numpy())
+        cust, inv = np.unique(pairs[schema.CUSTOMER_ID].to_numpy(np.int64), return_inverse=True)
+        inv = inv.ravel()
+        weighted = self.vectors[pos] * pairs["weight"].to_numpy(np.float32)[:, None]
+        query = np.zeros((len(cust), self.vectors.shape[1]), np.float32)
+        np.add.at(query, inv, weighted)
+        depth = k + int(self.exclude_seeds) * self.max_seeds
+        ids, scores = self.index.search(l2_normalize(query), depth)
+        ok = ids >= 0
+        return pd.DataFrame(
+            {
+                schema.CUSTOMER_ID: np.repeat(cust, ids.shape[1])[ok.ravel()],
+                schema.ARTICLE_ID: ids[ok].astype(np.int32),
+                schema.SCORE: scores[ok],
+            }
+        )
+
+    # -- product page ------------------------------------------------------------------------------
+    def similar(self, article_id: int, k: int = 12) -> pd.DataFrame:
+        """``article_id, score, rank``: the ``k`` indexed articles most similar to ``article_id``
+        (itself excluded); an unknown id gives an empty frame."""
+        if self.cutoff is None or self.index is None:
+            raise NotFittedError(f"retriever {self.name!r} is not fitted")
+        known, pos = self._positions(np.array([article_id]))
+        ids, scores = (
+            self.index.search(self.vectors[pos], k + 1)
+            if known[0] and k > 0
+            else (np.zeros((1, 0), np.int64), np.zeros((1, 0), np.float32))
+        )
+        keep = (ids[0] != article_id) & (ids[0] >= 0)
+        ids, scores = ids[0][keep][:k], scores[0][keep][:k]
+        return pd.DataFrame(
+            {
+                schema.ARTICLE_ID: ids.astype(np.int32),
+                schema.SCORE: scores.astype(np.float32),
+                schema.RANK: np.arange(1, len(ids) + 1, dtype=np.int32),
+            }
+        )
+
+    # -- state -------------------------------------------------------------------------------------
+    def _save_state(self, path: Path) -> None:
+        save_arrays(path, "content", article_ids=self.article_ids, vectors=self.vectors)
+        save_frame(path, "content_seeds", self.seeds)
+        self.index.save(path, "content_index")
+
+    def _load_state(self, path: Path) -> None:
+        arrays = load_arrays(path, "content")
+        self.article_ids, self.vectors = arrays["article_ids"], arrays["vectors"]
+        self.seeds = load_frame(path, "content_seeds")
+        self.index = VectorIndex.load(path, "content_index")
