@@ -76,25 +76,30 @@ def prepare_features(settings: Settings, lake: Lake, plan: WeekPlan, progress: b
 def build_weeks(
     settings: Settings, lake: Lake, plan: WeekPlan, specs: list[SourceSpec], progress: bool
 ) -> tuple[pd.DataFrame, CandidateWeek]:
-    """The sampled training rows of the training weeks, and the full validation week."""
-    from recsys.ranking.weeks import featurised_week, training_frame
+    """The sampled training rows of the training weeks, and the validation week.
 
-    k = settings.candidates
-    weeks = []
-    for cutoff in plan.train:
-        week = featurised_week(settings, lake, cutoff, specs, k, progress=progress)
-        weeks.append(week)
-        week.history = None  # free the history: only the validation week keeps its own
-    train = training_frame(weeks, settings.sampling, settings.negatives, settings.seed)
-    valid = featurised_week(settings, lake, plan.valid, specs, k, progress=progress)
-    return train, valid
+    Each training week is sampled as soon as it is built; the validation week keeps every
+    candidate of (at most ``HM_VALID_CUSTOMERS``) buyers, and its truth is cut to those buyers.
+    """
+    from recsys.ranking.weeks import featurised_week, validation_customers
+
+    k, parts = settings.candidates, []
+    for i, cutoff in enumerate(plan.train):
+        sampling = (settings.sampling, settings.negatives, settings.seed + i)
+        week = featurised_week(settings, lake, cutoff, specs, k, None, progress, sampling)
+        parts.append(week.frame)
+    asked = validation_customers(lake, plan.valid, settings.valid_customers, settings.seed)
+    valid = featurised_week(settings, lake, plan.valid, specs, k, asked, progress)
+    valid.truth = valid.truth[valid.truth[schema.CUSTOMER_ID].isin(asked)]
+    return pd.concat(parts, ignore_index=True), valid
 
 
 def candidate_recall(week: CandidateWeek) -> dict[str, float]:
     """Recall of the validation week's candidate pool at 12/50/100/200."""
     from recsys.evaluation.recall import recall_at_k
 
-    ks = [k for k in (12, 50, 100, 200) if k <= int(week.frame[schema.RANK].max())]
+    widest = int(week.frame[schema.RANK].max())
+    ks = sorted({k for k in (12, 50, 100, 200) if k < widest} | {widest})
     return recall_at_k(week.frame, week.truth, ks)
 
 
@@ -163,8 +168,9 @@ def champion_map(
     k = int(package.meta.get("candidates", settings.candidates))
     if own != [s.as_dict() for s in specs] or k != settings.candidates:
         buyers = week.truth[schema.CUSTOMER_ID].unique()
-        champion_week = featurised_week(settings, lake, week.cutoff, parse_sources(own), k, buyers)
-        week = champion_week
+        truth = week.truth
+        week = featurised_week(settings, lake, week.cutoff, parse_sources(own), k, buyers)
+        week.truth = truth
     return str(current.version), map_at_k(ranker_recommendations(week, package.ranker), week.truth)
 
 

@@ -19,6 +19,7 @@ from recsys.settings import Settings, get_settings
 
 MODEL_NAME = "hm-ranker"
 CHAMPION, CHALLENGER = "champion", "challenger"
+MODEL_CODE = Path(__file__).resolve().parent / "ranking" / "mlflow_model.py"
 PIP_REQUIREMENTS = ["lightgbm==4.7.0", "pandas==2.3.3", "pyarrow==25.0.1", "faiss-cpu==1.15.1"]
 
 
@@ -47,7 +48,9 @@ class RecommenderPyfunc(mlflow.pyfunc.PythonModel):
             self._history = load_history(Lake(self.settings.paths.lake), self.package.cutoff)
         return self._history
 
-    def predict(self, context, model_input: pd.DataFrame, params: dict | None = None):
+    def predict(
+        self, context, model_input: pd.DataFrame, params: dict[str, int] | None = None
+    ) -> pd.DataFrame:
         k = int((params or {}).get("k", 12))
         customers = model_input["customer_id"].to_numpy("int64")
         return self.package.recommend(customers, self.history(), self._reader(), k)
@@ -75,7 +78,7 @@ def log_recommender(package_dir: Path, settings: Settings) -> tuple[str, str]:
     """Log the package as a pyfunc in the active run and register it; (model uri, version)."""
     info = mlflow.pyfunc.log_model(
         name="recommender",
-        python_model=RecommenderPyfunc(),
+        python_model=str(MODEL_CODE),
         artifacts={"package": str(package_dir)},
         signature=signature(),
         pip_requirements=PIP_REQUIREMENTS,

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     )
     negatives: int = Field(50, description="Negatives kept per customer and week when sampling.")
     batch_customers: int = Field(20_000, description="Customers scored per batch chunk.")
+    valid_customers: int = Field(
+        50_000, description="Most buyers the validation week is scored on (a seeded sample)."
+    )
     threads: int = Field(2, description="Threads for LightGBM, PyTorch and FAISS.")
 
     @cached_property

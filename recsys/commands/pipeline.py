@@ -42,10 +42,11 @@ def run_pipeline_cmd(
         console.print(f"binary classifier variant: MAP@12 {result.binary['map@12'].iloc[0]:.4f}")
     ranker = result.comparison.loc["ranker", "map@12"]
     base = result.comparison.loc["repurchase_popularity", "map@12"]
+    widest = max((k for k in result.recall if k.startswith("recall@")), key=lambda k: int(k[7:]))
     console.print(
         f"ranker MAP@12 {ranker:.4f} = {ranker / base:.2f}x repurchase-then-popularity "
-        f"({base:.4f}); candidate recall@{settings.candidates} "
-        f"{result.recall.get(f'recall@{settings.candidates}', float('nan')):.4f}"
+        f"({base:.4f}); candidate {widest} {result.recall[widest]:.4f} "
+        f"({result.recall['candidates_per_buyer']:.0f} candidates per buyer)"
     )
     _print_outcome(result)
 

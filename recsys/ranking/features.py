@@ -60,7 +60,7 @@ def add_store_features(
         )
         got = historical_features(settings, entity, service=service, progress=progress)
         names = store_feature_names()[kind]
-        got = got[[key, CUTOFF, *names]].astype({key: frame[key].dtype})
+        got = compact(got[[key, CUTOFF, *names]].astype({key: frame[key].dtype}), names)
         out = out.merge(got, on=[key, CUTOFF], how="left", validate="many_to_one")
     return out
 
@@ -73,9 +73,16 @@ def add_snapshot_features(settings: Settings, frame: pd.DataFrame, cutoff: dt.da
     for kind, (_, key) in HALVES.items():
         names = store_feature_names()[kind]
         table = read_snapshot(settings.paths.features, kind, cutoff).select([key, *names])
-        snap = table.to_pandas().astype({key: frame[key].dtype})
+        snap = compact(table.to_pandas().astype({key: frame[key].dtype}), names)
         out = out.merge(snap, on=key, how="left", validate="many_to_one")
     return out
+
+
+def compact(frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """Numeric feature columns as float32 (nulls -> NaN): half the memory of Feast's float64."""
+    strings = set(string_features())
+    numeric = {n: np.float32 for n in names if n not in strings}
+    return frame.astype(numeric)
 
 
 def encode_strings(frame: pd.DataFrame, vocab: dict[str, list[str]]) -> pd.DataFrame:

@@ -51,16 +51,26 @@ def featurised_week(
     k: int,
     customers: np.ndarray | None = None,
     progress: bool = False,
+    sampling: tuple[Strategy, int, int] | None = None,
 ) -> CandidateWeek:
-    """A candidate week with the Feast customer and article features joined point in time."""
+    """A candidate week with the Feast customer and article features joined point in time.
+
+    ``sampling`` = (strategy, negatives, seed) samples the rows before the (wide) store
+    features are joined, so a training week never holds every candidate's features at once.
+    """
     week = candidate_week(lake, cutoff, specs, k, customers, progress)
+    if sampling is not None:
+        week.frame = sample_negatives(week.frame, *sampling)
     week.frame = add_store_features(settings, week.frame, progress)
     return week
 
 
-def training_frame(weeks: Sequence[CandidateWeek], strategy: Strategy, negatives: int, seed: int):
-    """The training weeks' rows after negative sampling, concatenated."""
-    import pandas as pd
+def validation_customers(lake: Lake, cutoff: dt.date, limit: int, seed: int) -> np.ndarray:
+    """The week's buyers, or a seeded random ``limit`` of them (memory bound at full scale)."""
+    from recsys import schema
+    from recsys.retrieval.history import target_week
 
-    parts = [sample_negatives(w.frame, strategy, negatives, seed + i) for i, w in enumerate(weeks)]
-    return pd.concat(parts, ignore_index=True)
+    buyers = np.unique(target_week(lake, cutoff)[schema.CUSTOMER_ID].to_numpy())
+    if len(buyers) <= limit:
+        return buyers
+    return np.sort(np.random.default_rng(seed).choice(buyers, limit, replace=False))
