@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -13,6 +14,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
 from recsys.settings import Settings  # noqa: E402
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    import pandas as pd
+
+    from recsys.data.lake import Lake
+    from recsys.retrieval.history import History
 
 REAL_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "hm_real"
 TINY_SEED = 7
@@ -71,3 +80,35 @@ def raw_copy(tmp_path: Path, tiny_world: Path) -> Path:
     target = tmp_path / "raw"
     shutil.copytree(tiny_world, target)
     return target
+
+
+@pytest.fixture(scope="session")
+def tiny_lake(published_home: Path) -> Lake:
+    """The session's tiny lake (read only)."""
+    from recsys.data.lake import Lake
+
+    return Lake(published_home / "lake")
+
+
+@pytest.fixture(scope="session")
+def cutoff(tiny_lake: Lake) -> dt.date:
+    """The cutoff whose following week is the last complete week of the tiny world."""
+    from recsys.features.cutoffs import default_cutoffs
+
+    return default_cutoffs(tiny_lake, 2)[0]
+
+
+@pytest.fixture(scope="session")
+def history(tiny_lake: Lake, cutoff: dt.date) -> History:
+    """Everything before ``cutoff`` (do not mutate)."""
+    from recsys.retrieval.history import load_history
+
+    return load_history(tiny_lake, cutoff)
+
+
+@pytest.fixture(scope="session")
+def held_out(tiny_lake: Lake, cutoff: dt.date) -> pd.DataFrame:
+    """Unique (customer_id, article_id) bought in the week from ``cutoff``."""
+    from recsys.retrieval.history import target_week
+
+    return target_week(tiny_lake, cutoff)

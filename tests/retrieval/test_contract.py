@@ -8,8 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from recsys import schema
@@ -17,6 +15,7 @@ from recsys.data.lake import Lake
 from recsys.retrieval.base import CANDIDATE_COLUMNS, NotFittedError
 from recsys.retrieval.history import History, load_history
 from recsys.retrieval.registry import KINDS, create, load_retriever
+from tests.tamper import tamper_after
 
 # Small, fast settings for the tiny world; kinds not listed use their defaults.
 TEST_PARAMS: dict[str, dict] = {
@@ -111,23 +110,6 @@ def test_save_load_round_trip(model, history: History, tmp_path: Path) -> None:
 def test_unfitted_retriever_refuses(kind: str) -> None:
     with pytest.raises(NotFittedError):
         create(kind, **TEST_PARAMS.get(kind, {})).retrieve([1], k=5)
-
-
-def tamper_after(lake_root: Path, cutoff: dt.date) -> None:
-    """Drop half the rows on/after ``cutoff``, double the other prices, add rows on it."""
-    lake = Lake(lake_root)
-    folder = lake.current_dir() / schema.TRANSACTIONS
-    for part in sorted(folder.glob("week=*/*.parquet")):
-        table = pq.read_table(part).to_pandas()
-        late = table[schema.T_DAT] >= cutoff
-        if not late.any():
-            continue
-        table = table[~late | (np.arange(len(table)) % 2 == 0)].copy()
-        table.loc[table[schema.T_DAT] >= cutoff, schema.PRICE] *= 2
-        extra = table[table[schema.T_DAT] >= cutoff].head(50).copy()
-        extra[schema.T_DAT] = cutoff
-        out = pd.concat([table, extra], ignore_index=True)
-        pq.write_table(pa.Table.from_pandas(out, preserve_index=False), part)
 
 
 def test_no_leakage_past_the_cutoff(
