@@ -85,6 +85,18 @@ def bench_scale(
             "retrieval eval (all sources + union)",
             hm("retrieval", "eval", "-q", "--json", str(RESULTS / f"retrieval_{scale}.json")),
         ),
+        (
+            "pipeline (train, evaluate, register, submission)",
+            hm(
+                "pipeline",
+                "-q",
+                "--binary",
+                "--out",
+                str(workdir / "submission.csv"),
+                "--json",
+                str(RESULTS / f"pipeline_{scale}.json"),
+            ),
+        ),
     ]
     if only:
         steps = [(step, cmd) for step, cmd in steps if any(o in step for o in only)]
@@ -110,6 +122,9 @@ def _detail(step: str, raw: Path, output: str) -> str:
         return _latency_note(json.loads(found.group(0))) if found else ""
     if step.startswith("features materialize"):
         found = re.search(r"materialized .*", text)
+        return found.group(0) if found else ""
+    if step.startswith("pipeline"):
+        found = re.search(r"ranker MAP@12 .*?candidates per buyer\)", text)
         return found.group(0) if found else ""
     if step.startswith("retrieval eval"):
         found = re.search(r"cutoff .*?recall@\d+ [\d.]+ vs best single .*?[\d.]+(?= |$)", text)
@@ -174,6 +189,34 @@ def render_retrieval() -> str:
     return "\n".join(parts).rstrip()
 
 
+def render_pipeline() -> str:
+    """MAP@12 tables of `hm pipeline` per scale (from benchmarks/results/pipeline_*.json)."""
+    parts = []
+    for scale in ("tiny", "small", "medium", "full"):
+        path = RESULTS / f"pipeline_{scale}.json"
+        if not path.exists():
+            continue
+        data = json.loads(path.read_text())
+        rows = [
+            "| model | MAP@12 | recall@12 | NDCG@12 | hit rate@12 |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for r in data["table"]:
+            name = f"**{r['model']}**" if r["model"] == "ranker" else r["model"]
+            rows.append(
+                f"| {name} | {r['map@12']:.4f} | {r['recall@12']:.4f} | {r['ndcg@12']:.4f} "
+                f"| {r['hit_rate@12']:.4f} |"
+            )
+        laps = ", ".join(f"{k} {v:.0f} s" for k, v in data["timings"].items())
+        title = (
+            f"**{scale}** (validation week from {data['valid_cutoff']}, trained on "
+            f"{len(data['train_cutoffs'])} weeks, {data['candidates']} candidates; {laps}):"
+        )
+        parts += [title, "", *rows, ""]
+    return "\n".join(parts).rstrip()
+
+
+PIPELINE_MARKERS = ("<!-- pipeline:start -->", "<!-- pipeline:end -->")
 RETRIEVAL_MARKERS = ("<!-- retrieval:start -->", "<!-- retrieval:end -->")
 
 
@@ -213,6 +256,7 @@ def main() -> None:
             stored += json.loads(path.read_text()) if path.exists() else []
         update_readme(args.readme, render(stored))
         update_readme(args.readme, render_retrieval(), RETRIEVAL_MARKERS)
+        update_readme(args.readme, render_pipeline(), PIPELINE_MARKERS)
 
 
 if __name__ == "__main__":

@@ -184,6 +184,9 @@ def pipeline(
     config: Annotated[Path | None, typer.Option(help="JSON list of sources.")] = None,
     binary: Annotated[bool, typer.Option(help="Also train the binary-classifier variant.")] = False,
     mlflow: Annotated[bool, typer.Option(help="Log, register and gate in MLflow.")] = True,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the evaluation to this JSON file.")
+    ] = None,
     quiet: Quiet = False,
 ) -> None:
     """validate -> ingest -> features -> retrieval -> ranker -> Kaggle submission, in one go.
@@ -197,7 +200,7 @@ def pipeline(
     from recsys.commands.retrieval import select_sources
 
     specs = select_sources(source, config)
-    run_pipeline_cmd(_settings(ctx), raw_dir, out, specs, binary, mlflow, not quiet)
+    run_pipeline_cmd(_settings(ctx), raw_dir, out, specs, binary, mlflow, not quiet, json_out)
 
 
 @app.command()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import typer
 from rich.table import Table
 
@@ -31,6 +32,7 @@ def run_pipeline_cmd(
     binary: bool,
     track: bool,
     progress: bool,
+    json_out: Path | None = None,
 ) -> None:
     """Run the pipeline and print what it measured and wrote."""
     from recsys.pipeline import run_pipeline
@@ -49,6 +51,27 @@ def run_pipeline_cmd(
         f"({result.recall['candidates_per_buyer']:.0f} candidates per buyer)"
     )
     _print_outcome(result)
+    if json_out:
+        write_json(result, settings, json_out)
+
+
+def write_json(result, settings: Settings, path: Path) -> None:
+    """The comparison, candidate recall, plan and timings as JSON (rendered by `make bench`)."""
+    import json
+
+    table = result.comparison
+    if result.binary is not None:
+        table = pd.concat([table, result.binary.rename(index={"ranker": "ranker (binary)"})])
+    payload = {
+        "valid_cutoff": str(result.plan.valid),
+        "train_cutoffs": [str(c) for c in result.plan.train],
+        "candidates": settings.candidates,
+        "recall": result.recall,
+        "timings": result.timings,
+        "table": table.reset_index(names="model").to_dict(orient="records"),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2))
 
 
 def _print_outcome(result) -> None:
