@@ -11,22 +11,15 @@ import pytest
 from recsys import schema
 from recsys.retrieval.history import History
 from recsys.retrieval.itemcf import ItemCFRetriever
+from tests.histories import purchases
 
 CUTOFF = dt.date(2020, 9, 23)
 
 
 def make_history(rows: list[tuple[int, int, int]], n_articles: int = 6) -> History:
     """History from (customer, article, days before the cutoff) rows; articles 1..n_articles."""
-    frame = pd.DataFrame(rows, columns=[schema.CUSTOMER_ID, schema.ARTICLE_ID, "ago"])
-    tx = pd.DataFrame(
-        {
-            schema.T_DAT: pd.Timestamp(CUTOFF) - pd.to_timedelta(frame["ago"], unit="D"),
-            schema.CUSTOMER_ID: frame[schema.CUSTOMER_ID].astype(np.int64),
-            schema.ARTICLE_ID: frame[schema.ARTICLE_ID].astype(np.int32),
-            schema.PRICE: np.float32(0.01),
-            schema.SALES_CHANNEL_ID: np.int8(2),
-        }
-    ).sort_values(schema.T_DAT, kind="stable", ignore_index=True)
+    customers, articles, days = zip(*rows, strict=True) if rows else ((), (), ())
+    tx = purchases(CUTOFF, days, customers, articles)
     articles = pd.DataFrame({schema.ARTICLE_ID: np.arange(1, n_articles + 1, dtype=np.int32)})
     customers = pd.DataFrame({schema.CUSTOMER_ID: np.arange(1, 11, dtype=np.int64), "age": 30.0})
     return History(CUTOFF, tx, articles, customers)

@@ -11,21 +11,15 @@ import pytest
 from recsys import schema
 from recsys.retrieval.history import History
 from recsys.retrieval.seasonal import SeasonalRetriever, seasonal_window
+from tests.histories import purchases
 
 CUTOFF = dt.date(2020, 9, 16)
 
 
 def make_history(rows: list[tuple[int, int, int]]) -> History:
     """A History from ``(days_ago, customer, article)`` rows; articles 1..9, customers 1..5."""
-    tx = pd.DataFrame(
-        {
-            schema.T_DAT: [pd.Timestamp(CUTOFF) - pd.Timedelta(days=d) for d, _, _ in rows],
-            schema.CUSTOMER_ID: np.array([c for _, c, _ in rows], np.int64),
-            schema.ARTICLE_ID: np.array([a for _, _, a in rows], np.int32),
-            schema.PRICE: np.float32(0.01),
-            schema.SALES_CHANNEL_ID: np.int8(2),
-        }
-    ).sort_values(schema.T_DAT, kind="stable", ignore_index=True)
+    days, customers, articles = zip(*rows, strict=True) if rows else ((), (), ())
+    tx = purchases(CUTOFF, days, customers, articles)
     articles = pd.DataFrame(
         {schema.ARTICLE_ID: np.arange(1, 10, dtype=np.int32), "product_code": np.arange(1, 10)}
     )

@@ -14,6 +14,7 @@ from recsys.retrieval import useruser
 from recsys.retrieval.history import History
 from recsys.retrieval.registry import load_retriever
 from recsys.retrieval.useruser import UserUserRetriever
+from tests.histories import purchases
 
 CUTOFF = dt.date(2020, 9, 23)
 # articles 1-3 point one way ("dresses"), 4-6 the other ("trousers")
@@ -23,16 +24,8 @@ VECS /= np.linalg.norm(VECS, axis=1, keepdims=True)
 
 def make_history(rows: list[tuple[int, int, int]]) -> History:
     """History from (customer, article, days before the cutoff) rows; articles 1..6."""
-    frame = pd.DataFrame(rows, columns=[schema.CUSTOMER_ID, schema.ARTICLE_ID, "ago"])
-    tx = pd.DataFrame(
-        {
-            schema.T_DAT: pd.Timestamp(CUTOFF) - pd.to_timedelta(frame["ago"], unit="D"),
-            schema.CUSTOMER_ID: frame[schema.CUSTOMER_ID].astype(np.int64),
-            schema.ARTICLE_ID: frame[schema.ARTICLE_ID].astype(np.int32),
-            schema.PRICE: np.float32(0.01),
-            schema.SALES_CHANNEL_ID: np.int8(2),
-        }
-    ).sort_values(schema.T_DAT, kind="stable", ignore_index=True)
+    customers, articles, days = zip(*rows, strict=True) if rows else ((), (), ())
+    tx = purchases(CUTOFF, days, customers, articles)
     articles = pd.DataFrame({schema.ARTICLE_ID: np.arange(6, 0, -1, dtype=np.int32)})  # unsorted
     customers = pd.DataFrame({schema.CUSTOMER_ID: np.arange(1, 11, dtype=np.int64), "age": 30.0})
     return History(CUTOFF, tx, articles, customers)
