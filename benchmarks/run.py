@@ -127,7 +127,7 @@ def _detail(step: str, raw: Path, output: str) -> str:
         found = re.search(r"ranker MAP@12 .*?candidates per buyer\)", text)
         return found.group(0) if found else ""
     if step.startswith("retrieval eval"):
-        found = re.search(r"cutoff .*?recall@\d+ [\d.]+ vs best single .*?[\d.]+(?= |$)", text)
+        found = re.search(r"cutoff .*?best single source \(\w+\) recall@\d+ [\d.]+", text)
         return found.group(0) if found else ""
     laps = re.search(r"\((articles\+customers [^)]*)\)", text)
     return f"stages: {laps.group(1)}" if laps else ""
@@ -175,15 +175,19 @@ def render_retrieval() -> str:
             continue
         data = json.loads(path.read_text())
         ks = data["ks"]
+        peak = any("peak_gib" in r for r in data["table"])
         head = "| source | " + " | ".join(f"recall@{k}" for k in ks) + " | fit s | retrieve s |"
-        rows = [head, "|---|" + "---:|" * (len(ks) + 2)]
+        rows = [head + (" peak GiB |" if peak else ""), "|---|" + "---:|" * (len(ks) + 2 + peak)]
         for r in data["table"]:
             name = f"**{r['source']}**" if r["source"] == "union" else r["source"]
             cells = " | ".join(f"{r[f'recall@{k}']:.4f}" for k in ks)
-            rows.append(f"| {name} | {cells} | {r['fit_s']:.1f} | {r['retrieve_s']:.1f} |")
+            extra = f" {r['peak_gib']:.1f} |" if peak else ""
+            rows.append(f"| {name} | {cells} | {r['fit_s']:.1f} | {r['retrieve_s']:.1f} |{extra}")
         title = (
             f"**{scale}** (held-out week from {data['cutoff']}, {data['buyers']:,} buyers; "
-            f"union cut to {data['union_k']} candidates):"
+            f"union cut to {data['union_k']} candidates"
+            + (f"; {data['note']}" if data.get("note") else "")
+            + "):"
         )
         parts += [title, "", *rows, ""]
     return "\n".join(parts).rstrip()
