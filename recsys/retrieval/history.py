@@ -67,7 +67,8 @@ def load_history(lake: Lake, cutoff: dt.date, weeks: int | None = None) -> Histo
     table = lake.transactions_dataset().to_table(columns=HISTORY_COLUMNS, filter=flt)
     tx = table.to_pandas(date_as_object=False)
     tx[schema.T_DAT] = tx[schema.T_DAT].astype("datetime64[ns]")
-    tx = tx.sort_values(schema.T_DAT, kind="stable", ignore_index=True)
+    if not tx[schema.T_DAT].is_monotonic_increasing:  # week partitions are usually in order
+        tx = tx.sort_values(schema.T_DAT, kind="stable", ignore_index=True)
     articles = lake.read(schema.ARTICLES).to_pandas()
     customers = lake.read(schema.CUSTOMERS, columns=[schema.CUSTOMER_ID, "age"]).to_pandas()
     return History(cutoff=cutoff, transactions=tx, articles=articles, customers=customers)
