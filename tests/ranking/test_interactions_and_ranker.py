@@ -11,7 +11,11 @@ import pytest
 from recsys import schema
 from recsys.evaluation.metrics import map_at_k
 from recsys.ranking.features import CUTOFF
-from recsys.ranking.interactions import feature_names, interaction_features
+from recsys.ranking.interactions import (
+    AFFINITY_ATTRIBUTES,
+    feature_names,
+    interaction_features,
+)
 from recsys.ranking.ranker import Ranker, RankerConfig, group_ids, grouped_map, sort_groups
 from recsys.ranking.recommend import top_by_score
 from recsys.ranking.sampling import LABEL
@@ -36,14 +40,7 @@ def history() -> History:
     )
     base = {"product_code": [50, 50, 70, 80], "product_type_no": [1, 1, 2, 1]}
     arts = pd.DataFrame({A: np.array([5, 6, 7, 8], np.int32), **base})
-    for attr in (
-        "colour_group_code",
-        "department_no",
-        "index_group_no",
-        "garment_group_no",
-        "graphical_appearance_no",
-        "section_no",
-    ):
+    for attr in AFFINITY_ATTRIBUTES[1:]:  # every attribute but the type: one shared value
         arts[attr] = 1
     custs = pd.DataFrame({C: np.array([1, 2], np.int64), "age": [25.0, 50.0]})
     return History(cutoff, tx.sort_values(schema.T_DAT), arts, custs)
