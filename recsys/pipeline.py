@@ -8,6 +8,7 @@ the week after the data is fitted on everything.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,7 +26,9 @@ from recsys.ranking.interactions import feature_names
 from recsys.ranking.package import RecommenderPackage
 from recsys.ranking.ranker import Ranker, RankerConfig
 from recsys.ranking.weeks import WeekPlan
+from recsys.retrieval.history import History
 from recsys.retrieval.sources import SourceSpec
+from recsys.retrieval.union import UnionRetriever
 from recsys.settings import Settings
 
 
@@ -38,24 +41,35 @@ class PipelineResult:
     recall: dict[str, float]
     ranker: Ranker
     timings: dict[str, float] = field(default_factory=dict)
+    peaks: dict[str, float] = field(default_factory=dict)
     submission: Path | None = None
     run_id: str | None = None
     version: str | None = None
     decision: object | None = None
     binary: pd.DataFrame | None = None
+    segments: pd.DataFrame | None = None
 
 
 class Timer:
-    """Named wall-clock laps: ``with timer("train"): ...``."""
+    """Named wall-clock laps and the process's peak memory after each: ``with timer("train")``."""
 
     def __init__(self) -> None:
         self.laps: dict[str, float] = {}
+        self.peaks: dict[str, float] = {}
 
     @contextmanager
     def __call__(self, name: str) -> Iterator[None]:
         start = time.perf_counter()
         yield
         self.laps[name] = round(time.perf_counter() - start, 2)
+        self.peaks[name] = peak_gib()
+
+
+def peak_gib() -> float:
+    """Peak resident memory of this process so far, in GiB (Linux reports KiB)."""
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)
 
 
 def model_features(week: CandidateWeek) -> list[str]:
@@ -76,22 +90,47 @@ def prepare_features(settings: Settings, lake: Lake, plan: WeekPlan, progress: b
 def build_weeks(
     settings: Settings, lake: Lake, plan: WeekPlan, specs: list[SourceSpec], progress: bool
 ) -> tuple[pd.DataFrame, CandidateWeek]:
-    """The sampled training rows of the training weeks, and the validation week.
+    """The sampled training rows of the training weeks, and the validation week."""
+    parts = [
+        train_week(settings, lake, cutoff, i, specs, progress)
+        for i, cutoff in enumerate(plan.train)
+    ]
+    return pd.concat(parts, ignore_index=True), valid_week(
+        settings, lake, plan.valid, specs, progress
+    )
 
-    Each training week is sampled as soon as it is built; the validation week keeps every
-    candidate of (at most ``HM_VALID_CUSTOMERS``) buyers, and its truth is cut to those buyers.
-    """
-    from recsys.ranking.weeks import featurised_week, validation_customers
 
-    k, parts = settings.candidates, []
-    for i, cutoff in enumerate(plan.train):
-        sampling = (settings.sampling, settings.negatives, settings.seed + i)
-        week = featurised_week(settings, lake, cutoff, specs, k, None, progress, sampling)
-        parts.append(week.frame)
-    asked = validation_customers(lake, plan.valid, settings.valid_customers, settings.seed)
-    valid = featurised_week(settings, lake, plan.valid, specs, k, asked, progress)
-    valid.truth = valid.truth[valid.truth[schema.CUSTOMER_ID].isin(asked)]
-    return pd.concat(parts, ignore_index=True), valid
+def train_week(
+    settings: Settings,
+    lake: Lake,
+    cutoff: dt.date,
+    index: int,
+    specs: list[SourceSpec],
+    progress: bool,
+) -> pd.DataFrame:
+    """The ``index``-th training week's rows: at most ``HM_TRAIN_CUSTOMERS`` of its buyers,
+    negatives sampled before the store features are joined (seeded per week)."""
+    from recsys.ranking.weeks import featurised_week, sample_buyers
+
+    seed = settings.seed + index
+    sampling = (settings.sampling, settings.negatives, seed)
+    buyers = sample_buyers(lake, cutoff, settings.train_customers, seed)
+    week = featurised_week(
+        settings, lake, cutoff, specs, settings.candidates, buyers, progress, sampling
+    )
+    return week.frame
+
+
+def valid_week(
+    settings: Settings, lake: Lake, cutoff: dt.date, specs: list[SourceSpec], progress: bool
+) -> CandidateWeek:
+    """Every candidate of (at most ``HM_VALID_CUSTOMERS``) buyers; truth cut to those buyers."""
+    from recsys.ranking.weeks import featurised_week, sample_buyers
+
+    asked = sample_buyers(lake, cutoff, settings.valid_customers, settings.seed)
+    week = featurised_week(settings, lake, cutoff, specs, settings.candidates, asked, progress)
+    week.truth = week.truth[week.truth[schema.CUSTOMER_ID].isin(asked)]
+    return week
 
 
 def candidate_recall(week: CandidateWeek) -> dict[str, float]:
@@ -103,6 +142,19 @@ def candidate_recall(week: CandidateWeek) -> dict[str, float]:
     return recall_at_k(week.frame, week.truth, ks)
 
 
+def serving_union(
+    lake: Lake, cutoff: dt.date, specs: list[SourceSpec], progress: bool
+) -> tuple[UnionRetriever, pd.DataFrame, History]:
+    """The union fitted on everything before ``cutoff``, the fallback best sellers, the history."""
+    from recsys.ranking.baselines import popular_list
+    from recsys.retrieval.evaluate import fit_union
+    from recsys.retrieval.history import load_history
+
+    history = load_history(lake, cutoff)
+    union, _ = fit_union(history, specs, progress)
+    return union, popular_list(history), history
+
+
 def fit_package(
     settings: Settings,
     lake: Lake,
@@ -111,15 +163,27 @@ def fit_package(
     ranker: Ranker,
     meta: dict,
     progress: bool,
-) -> RecommenderPackage:
+) -> tuple[RecommenderPackage, History]:
     """The union fitted on everything before the predicted week, packaged with the ranker."""
-    from recsys.ranking.package import build_package
-    from recsys.retrieval.evaluate import fit_union
-    from recsys.retrieval.history import load_history
+    union, popular, history = serving_union(lake, plan.predict, specs, progress)
+    return RecommenderPackage(union, ranker, popular, meta), history
 
-    history = load_history(lake, plan.predict)
-    union, _ = fit_union(history, specs, progress)
-    return build_package(union, ranker, history, meta)
+
+def fit_serving_union(lake: Lake, cutoff: dt.date, specs: list[SourceSpec], out: Path) -> Path:
+    """:func:`serving_union` saved under ``out`` (``union/``, ``popular.parquet``)."""
+    union, popular, _ = serving_union(lake, cutoff, specs, False)
+    union.save(out / "union")
+    popular.to_parquet(out / "popular.parquet", index=False)
+    return out
+
+
+def serving_package(path: Path, ranker: Ranker, meta: dict) -> RecommenderPackage:
+    """The package of a union saved by :func:`fit_serving_union` and ``ranker``."""
+    from recsys.retrieval.registry import load_retriever
+
+    union = load_retriever(path / "union")
+    popular = pd.read_parquet(path / "popular.parquet")
+    return RecommenderPackage(union, ranker, popular, meta)  # type: ignore[arg-type]
 
 
 def batch_recommend(
@@ -128,22 +192,17 @@ def batch_recommend(
     package: RecommenderPackage,
     customers: np.ndarray,
     progress: bool,
+    history: History | None = None,
 ) -> pd.DataFrame:
     """Top-12 for ``customers`` in chunks (features from the predicted cutoff's snapshot)."""
-    from tqdm.auto import tqdm
-
-    from recsys.ranking.features import add_snapshot_features
+    from recsys.ranking.batch import batch_recommendations
+    from recsys.ranking.features import SnapshotFeatures
     from recsys.retrieval.history import load_history
 
-    history = load_history(lake, package.cutoff)
-    reader = lambda frame: add_snapshot_features(settings, frame, package.cutoff)  # noqa: E731
-    step = settings.batch_customers
-    chunks = [customers[i : i + step] for i in range(0, len(customers), step)]
-    parts = [
-        package.recommend(chunk, history, reader, candidates_k=settings.candidates)
-        for chunk in tqdm(chunks, desc="batch recommendations", disable=not progress)
-    ]
-    return pd.concat(parts, ignore_index=True)
+    history = history if history is not None else load_history(lake, package.cutoff)
+    reader = SnapshotFeatures(settings, package.cutoff)
+    options = (settings.candidates, settings.batch_customers, settings.active_weeks)
+    return batch_recommendations(package, customers, history, reader, options, progress)
 
 
 def champion_map(
@@ -201,12 +260,14 @@ def train_step(
     return train_ranker(train, valid.frame, valid.truth, model_features(valid), config)
 
 
-def source_recall(week: CandidateWeek, k: int) -> pd.DataFrame:
-    """Recall@12..k of each source alone and of the union on the validation week."""
+def source_recall(
+    week: CandidateWeek, k: int, sources: dict[str, pd.DataFrame] | None = None
+) -> pd.DataFrame:
+    """Recall@12..k of each source alone (``sources``: their top ``k``) and of the union."""
     from recsys.evaluation.recall import recall_table
+    from recsys.ranking.evaluate import source_lists
 
-    buyers = week.truth[schema.CUSTOMER_ID].unique()
-    frames = {name: m.retrieve(buyers, k) for name, m in week.union.members.items()}
+    frames = dict(sources if sources is not None else source_lists(week, k))
     frames["union"] = week.frame
     ks = [c for c in (12, 50, 100, 200) if c <= k]
     return recall_table(frames, week.truth, ks)
@@ -235,33 +296,64 @@ def run_pipeline(
     with timer("train"):
         ranker = train_step(settings, train, valid)
     with timer("evaluate"):
-        result = evaluate_step(settings, plan, ranker, train, valid, compare_binary)
-        recall = source_recall(valid, settings.candidates)
-        champion = champion_map(settings, lake, valid, specs) if track else None
+        result, recall, champion = evaluate_week(
+            settings, lake, plan, ranker, valid, specs, train, compare_binary, track
+        )
+    train_rows = len(train)
+    del train, valid  # the batch step needs the memory
     with timer("batch"):
-        meta = _meta(settings, lake, plan, specs)
-        package = fit_package(settings, lake, plan, specs, ranker, meta, progress)
-        result.submission = predict_step(settings, lake, package, out, progress)
+        meta = package_meta(settings, lake, plan, specs)
+        package, history = fit_package(settings, lake, plan, specs, ranker, meta, progress)
+        result.submission = predict_step(settings, lake, package, out, progress, history)
+        del history
     if track:
         with timer("track"):
-            track_run(settings, result, package, recall, champion, len(train))
-    result.timings = timer.laps
+            track_run(settings, result, package, recall, champion, train_rows)
+    result.timings, result.peaks = timer.laps, timer.peaks
     return result
+
+
+def evaluate_week(
+    settings: Settings,
+    lake: Lake,
+    plan: WeekPlan,
+    ranker: Ranker,
+    valid: CandidateWeek,
+    specs: list[SourceSpec],
+    train: pd.DataFrame | None = None,
+    compare_binary: bool = False,
+    track: bool = True,
+) -> tuple[PipelineResult, pd.DataFrame, tuple[str, float] | None]:
+    """The ranker on the validation week: comparison (and segments), the candidate recall table,
+    and the champion's (version, MAP@12) on the same week (None: no champion or no tracking)."""
+    from recsys.ranking.evaluate import source_lists
+
+    sources = source_lists(valid, settings.candidates)  # retrieved once for both tables
+    result = evaluate_step(settings, plan, ranker, train, valid, compare_binary, sources)
+    recall = source_recall(valid, settings.candidates, sources)
+    del sources
+    champion = champion_map(settings, lake, valid, specs) if track else None
+    return result, recall, champion
 
 
 def evaluate_step(
     settings: Settings,
     plan: WeekPlan,
     ranker: Ranker,
-    train: pd.DataFrame,
+    train: pd.DataFrame | None,
     valid: CandidateWeek,
     compare_binary: bool,
+    sources: dict[str, pd.DataFrame] | None = None,
 ) -> PipelineResult:
     """The ranker next to baselines and sources (and a binary classifier, if asked)."""
-    from recsys.ranking.evaluate import comparison_table
+    from recsys.ranking.evaluate import comparison_table, ranker_recommendations, segment_table
 
-    result = PipelineResult(plan, comparison_table(valid, ranker), candidate_recall(valid), ranker)
-    if compare_binary:
+    ranked = ranker_recommendations(valid, ranker)  # scored once for both tables
+    table = comparison_table(valid, ranker, sources, ranked)
+    result = PipelineResult(plan, table, candidate_recall(valid), ranker)
+    if settings.active_weeks is not None:
+        result.segments = segment_table(valid, ranked, settings.active_weeks)
+    if compare_binary and train is not None:
         binary = train_step(settings, train, valid, "binary")
         result.binary = comparison_table(valid, binary).loc[["ranker"]]
     return result
@@ -273,17 +365,18 @@ def predict_step(
     package: RecommenderPackage,
     out: Path | None,
     progress: bool,
+    history: History | None = None,
 ) -> Path | None:
     """Recommendations for every customer; written in Kaggle's format to ``out`` if given."""
     from recsys.ranking.submission import submission_frame, write_submission
 
     customers = lake.read(schema.CUSTOMERS, [schema.CUSTOMER_ID, schema.CUSTOMER_HEX]).to_pandas()
     ids = customers[schema.CUSTOMER_ID].to_numpy()
-    recs = batch_recommend(settings, lake, package, ids, progress)
+    recs = batch_recommend(settings, lake, package, ids, progress, history)
     return write_submission(submission_frame(recs, customers), out) if out else None
 
 
-def _meta(settings: Settings, lake: Lake, plan: WeekPlan, specs: list[SourceSpec]) -> dict:
+def package_meta(settings: Settings, lake: Lake, plan: WeekPlan, specs: list[SourceSpec]) -> dict:
     """What the package was built from (logged with the model)."""
     return {
         "lake_version": lake.current_version(),
@@ -378,6 +471,10 @@ def _log_comparison(result: PipelineResult) -> None:
     metrics |= {metric_key(f"candidates.{k}"): v for k, v in result.recall.items()}
     if result.binary is not None:
         metrics |= {metric_key(f"binary.{c}"): float(v) for c, v in result.binary.iloc[0].items()}
+    if result.segments is not None:
+        segments = result.segments["map@12"].items()
+        metrics |= {metric_key(f"segment.{name}.map@12"): float(v) for name, v in segments}
+        mlflow.log_text(result.segments.to_markdown(floatfmt=".4f"), "evaluation/segments.md")
     mlflow.log_metrics(metrics)
     for step, value in enumerate(result.ranker.curve):
         mlflow.log_metric("valid_map_at_12_by_round", value, step=step + 1)

@@ -32,12 +32,15 @@ class RecommenderPyfunc(mlflow.pyfunc.PythonModel):
         self.package = RecommenderPackage.load(Path(context.artifacts["package"]))
         home = os.environ.get("HM_HOME") or (context.model_config or {}).get("home")
         self.settings = get_settings(home=home)
-        self._history = None
+        self._history = self._features = None
 
     def _reader(self):
-        from recsys.ranking.features import add_snapshot_features
+        """The snapshot features of the package's cutoff (read once)."""
+        if self._features is None:
+            from recsys.ranking.features import SnapshotFeatures
 
-        return lambda frame: add_snapshot_features(self.settings, frame, self.package.cutoff)
+            self._features = SnapshotFeatures(self.settings, self.package.cutoff)
+        return self._features
 
     def history(self):
         """The lake's history before the package's cutoff (loaded once)."""

@@ -41,9 +41,17 @@ class Settings(BaseSettings):
         "random", description="Negative sampling of training candidates."
     )
     negatives: int = Field(50, description="Negatives kept per customer and week when sampling.")
-    batch_customers: int = Field(20_000, description="Customers scored per batch chunk.")
+    train_customers: int = Field(
+        30_000, description="Most buyers per training week (a seeded sample; bounds memory)."
+    )
+    batch_customers: int = Field(5_000, description="Customers scored per batch chunk.")
+    active_weeks: int | None = Field(
+        None,
+        description="Batch ranks customers who bought in these last weeks; the rest get the "
+        "age-bucket best sellers (default: rank everyone).",
+    )
     valid_customers: int = Field(
-        50_000, description="Most buyers the validation week is scored on (a seeded sample)."
+        20_000, description="Most buyers the validation week is scored on (a seeded sample)."
     )
     threads: int = Field(2, description="Threads for LightGBM, PyTorch and FAISS.")
 

@@ -42,6 +42,14 @@ def run_pipeline_cmd(
     console.print(comparison_rich_table(result.comparison))
     if result.binary is not None:
         console.print(f"binary classifier variant: MAP@12 {result.binary['map@12'].iloc[0]:.4f}")
+    if result.segments is not None:
+        maps = result.segments["map@12"]
+        console.print(
+            f"active vs dormant buyers ({settings.active_weeks} weeks): served MAP@12 "
+            f"{maps['all.served']:.4f} vs {maps['all.ranker']:.4f} if everyone were ranked; "
+            f"dormant: ranker {maps['dormant.ranker']:.4f}, best sellers "
+            f"{maps['dormant.best_sellers']:.4f}"
+        )
     ranker = result.comparison.loc["ranker", "map@12"]
     base = result.comparison.loc["repurchase_popularity", "map@12"]
     widest = max((k for k in result.recall if k.startswith("recall@")), key=lambda k: int(k[7:]))
@@ -68,10 +76,31 @@ def write_json(result, settings: Settings, path: Path) -> None:
         "candidates": settings.candidates,
         "recall": result.recall,
         "timings": result.timings,
+        "peak_gib": result.peaks,
+        "segments": None
+        if result.segments is None
+        else result.segments.reset_index(names="segment").to_dict(orient="records"),
+        "settings": _settings_used(settings),
         "table": table.reset_index(names="model").to_dict(orient="records"),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2))
+
+
+def _settings_used(settings: Settings) -> dict:
+    """The settings that shape a pipeline run (recorded next to its figures)."""
+    names = (
+        "candidates",
+        "train_weeks",
+        "train_customers",
+        "sampling",
+        "negatives",
+        "valid_customers",
+        "batch_customers",
+        "active_weeks",
+        "threads",
+    )
+    return {n: getattr(settings, n) for n in names}
 
 
 def _print_outcome(result) -> None:
@@ -90,6 +119,7 @@ def _print_outcome(result) -> None:
             f"(MLflow run {result.run_id})"
         )
     console.print("timings (s): " + ", ".join(f"{k} {v}" for k, v in result.timings.items()))
+    console.print("peak memory (GiB): " + ", ".join(f"{k} {v}" for k, v in result.peaks.items()))
 
 
 def run_promote(settings: Settings, version: str | None, force: bool) -> None:

@@ -35,3 +35,9 @@ class ValidationFailed(Exception):
     def __init__(self, report: object, message: str) -> None:
         super().__init__(message)
         self.report = report
+        self.message = message
+
+    def __str__(self) -> str:
+        """The message and, when the report can tell, each failure (file, column, rows)."""
+        describe = getattr(self.report, "describe_failures", None)
+        return f"{self.message}\n{describe()}" if callable(describe) else self.message

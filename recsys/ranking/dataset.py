@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -84,3 +85,25 @@ def union_columns(union: UnionRetriever) -> list[str]:
     """The union's feature columns: fused score and rank, per-source scores/ranks, agreement."""
     per_source = [f"{n}_{c}" for n in union.source_names for c in (schema.SCORE, schema.RANK)]
     return [schema.SCORE, schema.RANK, *per_source, "n_sources", "best_source"]
+
+
+def save_week(week: CandidateWeek, path: Path) -> Path:
+    """``frame.parquet``, ``truth.parquet`` and the fitted ``union/`` under ``path``."""
+    path.mkdir(parents=True, exist_ok=True)
+    week.frame.to_parquet(path / "frame.parquet", index=False)
+    week.truth.to_parquet(path / "truth.parquet", index=False)
+    week.union.save(path / "union")
+    return path
+
+
+def load_week(lake: Lake, cutoff: dt.date, path: Path) -> CandidateWeek:
+    """A week written by :func:`save_week` (its history reloaded from the lake)."""
+    from recsys.retrieval.registry import load_retriever
+
+    return CandidateWeek(
+        cutoff=cutoff,
+        frame=pd.read_parquet(path / "frame.parquet"),
+        truth=pd.read_parquet(path / "truth.parquet"),
+        union=load_retriever(path / "union"),  # type: ignore[arg-type]
+        history=load_history(lake, cutoff),
+    )

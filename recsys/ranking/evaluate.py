@@ -23,19 +23,61 @@ def ranker_recommendations(week: CandidateWeek, ranker: Ranker) -> pd.DataFrame:
     return fill_with(ranked, popular_list(week.history), np.union1d(customers, buyers))
 
 
-def source_recommendations(week: CandidateWeek) -> dict[str, pd.DataFrame]:
-    """Each single source's own top 12 for the week's buyers (no top-up)."""
+def source_lists(week: CandidateWeek, k: int = K) -> dict[str, pd.DataFrame]:
+    """Each single source's own top ``k`` for the week's buyers (no top-up)."""
     buyers = week.truth[schema.CUSTOMER_ID].unique()
-    return {
-        f"source:{name}": member.retrieve(buyers, K) for name, member in week.union.members.items()
-    }
+    return {name: member.retrieve(buyers, k) for name, member in week.union.members.items()}
 
 
-def comparison_table(week: CandidateWeek, ranker: Ranker) -> pd.DataFrame:
-    """MAP@12, recall@12, NDCG@12 and hit rate of the ranker, both baselines and every source."""
+def comparison_table(
+    week: CandidateWeek,
+    ranker: Ranker,
+    sources: dict[str, pd.DataFrame] | None = None,
+    ranked: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """MAP@12, recall@12, NDCG@12 and hit rate of the ranker, both baselines and every source.
+
+    ``sources`` (from :func:`source_lists`, any k >= 12) and ``ranked`` (the ranker's
+    :func:`ranker_recommendations`) save retrieving and scoring them again.
+    """
     buyers = week.truth[schema.CUSTOMER_ID].unique()
-    lists = {RANKER: ranker_recommendations(week, ranker)}
+    lists = {RANKER: ranked if ranked is not None else ranker_recommendations(week, ranker)}
     lists |= baseline_recommendations(week.history, buyers)
-    lists |= source_recommendations(week)
+    own = sources if sources is not None else source_lists(week)
+    lists |= {f"source:{n}": frame[frame[schema.RANK] <= K] for n, frame in own.items()}
     rows = {name: ranking_metrics(recs, week.truth, K) for name, recs in lists.items()}
     return pd.DataFrame.from_dict(rows, orient="index").sort_values("map@12", ascending=False)
+
+
+def segment_table(week: CandidateWeek, ranked: pd.DataFrame, weeks: int) -> pd.DataFrame:
+    """MAP@12 of the week's active and dormant buyers (no purchase in ``weeks`` weeks).
+
+    ``ranked`` is the ranker's :func:`ranker_recommendations` for the week.
+
+    Shows what ``HM_ACTIVE_WEEKS`` costs: the ranker on each segment, the age-bucket best
+    sellers the batch gives dormant customers instead, and the blend the batch serves.
+    """
+    from recsys.evaluation.metrics import map_at_k
+    from recsys.ranking.batch import active_mask, dormant_recommendations
+
+    buyers = np.unique(week.truth[schema.CUSTOMER_ID].to_numpy())
+    active = active_mask(week.history, buyers, weeks)
+    fallback = dormant_recommendations(week.union, popular_list(week.history), buyers[~active])
+    served = pd.concat([ranked[ranked[schema.CUSTOMER_ID].isin(buyers[active])], fallback])
+    rows = {
+        "active.ranker": (ranked, buyers[active]),
+        "dormant.ranker": (ranked, buyers[~active]),
+        "dormant.best_sellers": (fallback, buyers[~active]),
+        "all.ranker": (ranked, buyers),
+        "all.served": (served, buyers),
+    }
+    table = {
+        name: {"buyers": len(who), "map@12": map_at_k(recs, _only(week.truth, who), K)}
+        for name, (recs, who) in rows.items()
+    }
+    return pd.DataFrame.from_dict(table, orient="index")
+
+
+def _only(truth: pd.DataFrame, customers: np.ndarray) -> pd.DataFrame:
+    """The purchases of ``customers``."""
+    return truth[truth[schema.CUSTOMER_ID].isin(customers)]

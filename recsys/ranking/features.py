@@ -61,20 +61,63 @@ def add_store_features(
         got = historical_features(settings, entity, service=service, progress=progress)
         names = store_feature_names()[kind]
         got = compact(got[[key, CUTOFF, *names]].astype({key: frame[key].dtype}), names)
-        out = out.merge(got, on=[key, CUTOFF], how="left", validate="many_to_one")
+        out = attach(out, got, [key, CUTOFF])
     return out
+
+
+class SnapshotFeatures:
+    """The customer and article snapshots of one cutoff, read once, joined to many frames."""
+
+    def __init__(self, settings: Settings, cutoff: dt.date) -> None:
+        from recsys.features.snapshots import read_snapshot
+
+        self.tables = {}
+        for kind, (_, key) in HALVES.items():
+            names = store_feature_names()[kind]
+            table = read_snapshot(settings.paths.features, kind, cutoff).select([key, *names])
+            self.tables[key] = compact(table.to_pandas(), names)
+
+    def __call__(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` plus the snapshot features of its customers and articles."""
+        for key, table in self.tables.items():
+            frame = attach(frame, table, [key])
+        return frame
 
 
 def add_snapshot_features(settings: Settings, frame: pd.DataFrame, cutoff: dt.date) -> pd.DataFrame:
     """``frame`` plus the features of the snapshot of ``cutoff`` (for batch scoring)."""
-    from recsys.features.snapshots import read_snapshot
+    return SnapshotFeatures(settings, cutoff)(frame)
 
-    out = frame
-    for kind, (_, key) in HALVES.items():
-        names = store_feature_names()[kind]
-        table = read_snapshot(settings.paths.features, kind, cutoff).select([key, *names])
-        snap = compact(table.to_pandas().astype({key: frame[key].dtype}), names)
-        out = out.merge(snap, on=key, how="left", validate="many_to_one")
+
+def attach(frame: pd.DataFrame, table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """``frame`` plus ``table``'s other columns where ``keys`` match (many-to-one; else null).
+
+    A positional take per column: unlike ``merge``, ``frame`` itself is never copied.
+    """
+    if table.duplicated(keys).any():
+        raise ValueError(f"feature rows are not unique on {keys}")
+    if len(keys) == 1:
+        index = pd.Index(table[keys[0]].to_numpy(np.int64))
+        pos = index.get_indexer(frame[keys[0]].to_numpy(np.int64))
+    else:
+        pos = pd.MultiIndex.from_frame(table[keys]).get_indexer(
+            pd.MultiIndex.from_frame(frame[keys])
+        )
+    missing = pos < 0
+    columns = {c: _take(table[c].to_numpy(), pos, missing) for c in table if c not in keys}
+    added = pd.DataFrame(columns, index=frame.index)
+    return pd.concat([frame, added], axis=1, copy=False)
+
+
+def _take(values: np.ndarray, pos: np.ndarray, missing: np.ndarray) -> np.ndarray:
+    """``values[pos]`` with nulls (NaN or None) where ``missing``."""
+    out = values[pos]
+    if missing.any():
+        if out.dtype.kind == "f":
+            out[missing] = np.nan
+        else:
+            out = out.astype(object)
+            out[missing] = None
     return out
 
 

@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 
 from recsys import schema
-from recsys.ranking.baselines import popular_list
 from recsys.ranking.dataset import candidates
 from recsys.ranking.ranker import Ranker
 from recsys.ranking.recommend import K, fill_with, top_by_score
@@ -83,8 +82,3 @@ class RecommenderPackage:
         meta = json.loads((path / "package.json").read_text())
         popular = pd.read_parquet(path / "popular.parquet")
         return cls(load_retriever(path / "union"), Ranker.load(path / "ranker"), popular, meta)
-
-
-def build_package(union: UnionRetriever, ranker: Ranker, history: History, meta: dict):
-    """A package whose fallback is the best sellers of the week before the union's cutoff."""
-    return RecommenderPackage(union, ranker, popular_list(history, k=K), meta)

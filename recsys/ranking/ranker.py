@@ -108,7 +108,7 @@ class Ranker:
             meta["features"],
             meta["vocab"],
             RankerConfig(**meta["config"]),
-            0,
+            int(meta.get("best_iteration") or 0),
             meta["curve"],
         )
 

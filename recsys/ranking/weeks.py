@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from recsys.data.lake import Lake
-from recsys.features.cutoffs import default_cutoffs
+from recsys.features.cutoffs import default_cutoffs, last_closed_tuesday
 from recsys.ranking.dataset import CandidateWeek, candidate_week
 from recsys.ranking.features import add_store_features
 from recsys.ranking.sampling import Strategy, sample_negatives
@@ -33,11 +33,16 @@ class WeekPlan:
         return [*self.train, self.valid, self.predict]
 
 
-def plan_weeks(lake: Lake, train_weeks: int) -> WeekPlan:
-    """Last complete week validates, the ``train_weeks`` before it train, the next is predicted."""
+def plan_weeks(lake: Lake, train_weeks: int, as_of: dt.date | None = None) -> WeekPlan:
+    """Last complete week validates, the ``train_weeks`` before it train, the next is predicted.
+
+    ``as_of`` replays the plan as it was on that day: only weeks closed by then are used.
+    """
     if train_weeks < 1:
         raise ValueError(f"train_weeks must be >= 1, got {train_weeks}")
     predict = default_cutoffs(lake, 1)[0]
+    if as_of is not None:
+        predict = min(predict, last_closed_tuesday(as_of) + dt.timedelta(days=1))
     valid = predict - WEEK
     train = tuple(valid - WEEK * i for i in range(train_weeks, 0, -1))
     return WeekPlan(train=train, valid=valid, predict=predict)
@@ -65,8 +70,8 @@ def featurised_week(
     return week
 
 
-def validation_customers(lake: Lake, cutoff: dt.date, limit: int, seed: int) -> np.ndarray:
-    """The week's buyers, or a seeded random ``limit`` of them (memory bound at full scale)."""
+def sample_buyers(lake: Lake, cutoff: dt.date, limit: int, seed: int) -> np.ndarray:
+    """The week's buyers, or a seeded random ``limit`` of them (bounds memory at full scale)."""
     from recsys import schema
     from recsys.retrieval.history import target_week
 

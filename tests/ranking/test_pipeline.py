@@ -13,8 +13,11 @@ from recsys import registry, schema
 from recsys.data.errors import ValidationFailed
 from recsys.data.lake import Lake
 from recsys.pipeline import run_pipeline
-from recsys.ranking.package import RecommenderPackage
+from recsys.ranking.batch import active_mask, batch_recommendations
+from recsys.ranking.features import SnapshotFeatures
+from recsys.ranking.package import FALLBACK, RecommenderPackage
 from recsys.ranking.submission import read_submission
+from recsys.retrieval.history import load_history
 from recsys.retrieval.sources import parse_sources
 from tests.conftest import make_settings
 
@@ -100,12 +103,43 @@ def test_pyfunc_turns_customers_into_ranked_articles(trained) -> None:
     assert package.ranker.features == result.ranker.features
 
 
+def test_batch_ranks_active_customers_and_gives_dormant_ones_age_best_sellers(trained) -> None:
+    settings, _ = trained
+    lake = Lake(settings.paths.lake)
+    package = RecommenderPackage.load(registry.download_package(settings))
+    history = load_history(lake, package.cutoff)
+    customers = np.unique(
+        lake.read(schema.CUSTOMERS, [schema.CUSTOMER_ID]).to_pandas()[schema.CUSTOMER_ID]
+    )
+    reader = SnapshotFeatures(settings, package.cutoff)
+    everyone = batch_recommendations(package, customers, history, reader, (60, 97, None))
+    split = batch_recommendations(package, customers, history, reader, (60, 1000, 4))
+    active = active_mask(history, customers, 4)
+    assert 0 < active.sum() < len(customers)
+    for recs in (everyone, split):
+        assert recs[schema.CUSTOMER_ID].unique().tolist() == customers.tolist()
+        assert recs.groupby(schema.CUSTOMER_ID)[schema.RANK].apply(list).map(len).eq(12).all()
+    ranked = split[schema.CUSTOMER_ID].isin(customers[active])
+    pd.testing.assert_frame_equal(
+        split[ranked].reset_index(drop=True),
+        everyone[everyone[schema.CUSTOMER_ID].isin(customers[active])].reset_index(drop=True),
+    )
+    assert set(split.loc[~ranked, schema.SOURCE]) <= {"popular_age", FALLBACK}
+
+
 def test_a_worse_model_is_registered_but_never_promoted(trained) -> None:
     settings, first = trained
     worse = tiny_settings(settings.home)
-    worse = worse.model_copy(update={"train_weeks": 1})
+    worse = worse.model_copy(update={"train_weeks": 1, "active_weeks": 4})
     second = run_pipeline(worse, None, None, parse_sources(WORSE), progress=False)
     assert not second.decision.promote
+    segments = second.segments
+    assert segments.loc["all.served", "buyers"] == (
+        segments.loc["active.ranker", "buyers"] + segments.loc["dormant.ranker", "buyers"]
+    )
+    assert segments.loc["all.ranker", "map@12"] == pytest.approx(
+        second.comparison.loc["ranker", "map@12"]
+    )
     assert second.decision.champion_map == pytest.approx(first.comparison.loc["ranker", "map@12"])
     assert str(registry.version_by_alias(settings, registry.CHAMPION).version) == first.version
     assert str(registry.version_by_alias(settings, registry.CHALLENGER).version) == second.version

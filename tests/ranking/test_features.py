@@ -1,0 +1,40 @@
+"""Joining store features to candidate rows by position (no merge copies)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recsys.ranking.features import attach
+
+
+def test_attach_joins_many_to_one_and_leaves_unmatched_rows_null() -> None:
+    frame = pd.DataFrame({"customer_id": [3, 1, 3, 9], "article_id": [7, 7, 8, 7]})
+    table = pd.DataFrame(
+        {
+            "customer_id": [1, 3],
+            "age": np.array([20.0, 35.0], np.float32),
+            "club": ["ACTIVE", "PRE-CREATE"],
+        }
+    )
+    out = attach(frame, table, ["customer_id"])
+    assert out.columns.tolist() == ["customer_id", "article_id", "age", "club"]
+    assert out["age"].dtype == np.float32
+    np.testing.assert_array_equal(out["age"], [35.0, 20.0, 35.0, np.nan])
+    assert out["club"].tolist() == ["PRE-CREATE", "ACTIVE", "PRE-CREATE", None]
+    pd.testing.assert_frame_equal(out[frame.columns], frame)
+
+
+def test_attach_on_two_keys_equals_a_left_merge() -> None:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.integers(0, 5, 200), "t": rng.integers(0, 3, 200)})
+    table = pd.DataFrame({"a": [0, 1, 2, 3, 4, 0], "t": [0, 0, 1, 2, 2, 2], "x": np.arange(6.0)})
+    merged = frame.merge(table, on=["a", "t"], how="left")
+    pd.testing.assert_frame_equal(attach(frame, table, ["a", "t"]), merged)
+
+
+def test_attach_refuses_duplicate_feature_rows() -> None:
+    table = pd.DataFrame({"customer_id": [1, 1], "age": [20.0, 21.0]})
+    with pytest.raises(ValueError, match="not unique"):
+        attach(pd.DataFrame({"customer_id": [1]}), table, ["customer_id"])
