@@ -99,11 +99,50 @@ def lake(ctx: typer.Context) -> None:
 def run(ctx: typer.Context, raw: RawOpt = None, quiet: Quiet = False) -> None:
     """The main job on embedded defaults (what `make run` calls).
 
-    Without --raw/HM_RAW it generates the small synthetic world first; then ingests and validates.
+    Without --raw/HM_RAW it generates the small synthetic world first; then runs the
+    `weekly-retrain` Prefect flow end to end (validate, features, retrievers, ranker, gate,
+    publish, batch) and prints its report.
     """
-    from recsys.commands.data import run_main
+    from recsys.commands.orchestration import run_main
 
     run_main(_settings(ctx), raw, progress=not quiet)
+
+
+@app.command()
+def retrain(
+    ctx: typer.Context,
+    raw: RawOpt = None,
+    as_of: Annotated[
+        datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="Replay the week as of this date."),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="JSON list of sources: [{kind, quota, name, ...}].")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Submission CSV (default HOME/submissions/CUTOFF.csv).")
+    ] = None,
+) -> None:
+    """Run the `weekly-retrain` flow once (stages cached: a re-run after a crash resumes)."""
+    from recsys.commands.orchestration import run_retrain
+
+    run_retrain(_settings(ctx), raw, as_of.date() if as_of else None, config, out)
+
+
+@app.command()
+def deploy(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Option(help="Deployment name.")] = "weekly",
+    cron: Annotated[str, typer.Option(help="Schedule (UTC).")] = "0 3 * * 3",
+) -> None:
+    """Schedule `weekly-retrain` (Wednesdays 03:00 UTC) and run it from this process.
+
+    Needs a Prefect server: `prefect server start` (UI on http://127.0.0.1:4200) and
+    PREFECT_API_URL=http://127.0.0.1:4200/api. `prefect deploy --all` is the work-pool route.
+    """
+    from recsys.commands.orchestration import run_deploy
+
+    run_deploy(_settings(ctx), name, cron)
 
 
 features_app = typer.Typer(

@@ -1,5 +1,6 @@
 """The `hm` CLI end to end on the tiny world: generate -> ingest -> validate -> lake."""
 
+import os
 import subprocess
 import sys
 
@@ -77,13 +78,32 @@ def test_unknown_scale(tmp_path, scale):
     assert result.exit_code == 2 and "tiny" in result.output
 
 
-def test_run_generates_the_small_world_and_ingests_it_idempotently(tmp_path, monkeypatch):
-    monkeypatch.delenv("HM_RAW", raising=False)
-    first = hm("run", "-q", home=tmp_path)
-    assert first.exit_code == 0, first.output
-    assert "generated the small world" in first.output and "validation passed" in first.output
-    second = hm("run", "-q", home=tmp_path)
-    assert second.exit_code == 0 and "already holds these files" in second.output
+def test_run_retrains_end_to_end_and_a_rerun_registers_nothing_new(
+    tmp_path, tiny_world, prefect_server
+):
+    from prefect.settings import PREFECT_API_URL
+
+    from recsys import registry
+    from tests.conftest import make_settings
+
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("HM_")},
+        "HM_HOME": str(tmp_path),
+        "HM_TRAIN_WEEKS": "1",
+        "HM_CANDIDATES": "40",
+        "HM_THREADS": "1",
+        "PREFECT_API_URL": str(PREFECT_API_URL.value()),  # the session's test server
+        "COLUMNS": "200",
+    }
+    command = [sys.executable, "-m", "recsys.cli", "run", "-q", "--raw", str(tiny_world)]
+    first = subprocess.run(command, env=env, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "promoted to champion" in first.stdout and "hm deploy" in first.stdout
+    assert (tmp_path / "submissions" / "2020-09-23.csv").exists()
+    second = subprocess.run(command, env=env, capture_output=True, text=True)
+    assert second.returncode == 0, second.stderr[-3000:]
+    client = registry.client(make_settings(tmp_path))
+    assert len(client.search_model_versions(f"name='{registry.MODEL_NAME}'")) == 1
 
 
 def test_features_build_materialize_and_show_agree_with_the_snapshot(settings):

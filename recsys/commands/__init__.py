@@ -26,7 +26,7 @@ def friendly_errors() -> Iterator[None]:
     except ValidationFailed as e:
         err.print(e.report.summary(), markup=False, soft_wrap=True)
         err.print(e.report.describe_failures(), markup=False, soft_wrap=True)
-        err.print(f"[bold red]{e}[/]")
+        err.print(f"[bold red]{e.message}[/]")
         raise typer.Exit(1) from None
     except SnapshotError as e:
         raise _fail(str(e), "nothing was written; the online store keeps its values.") from None

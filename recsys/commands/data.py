@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import typer
@@ -105,22 +104,3 @@ def _print_rows(rows: dict[str, int], title: str) -> None:
     for name, n in rows.items():
         table.add_row(name, f"{n:,}")
     console.print(table)
-
-
-def run_main(settings: Settings, raw: Path | None, progress: bool) -> None:
-    """`make run`: generate (if no raw data is configured), ingest with validation, summarise."""
-    raw = raw or settings.raw
-    if raw is None:
-        raw = settings.paths.worlds / "small"
-        if not (raw / "transactions_train.csv").exists():
-            run_generate(settings, "small", settings.seed, raw, progress)
-        else:
-            console.print(f"using the synthetic small world at {raw}")
-    run_ingest(settings, raw, force=False, progress=progress)
-    home = settings.paths.root
-    console.print(
-        "\nnext:\n"
-        f"  hm lake                          # what is live in {home / 'lake'}\n"
-        f"  hm validate                      # re-check the live version\n"
-        f"  HM_HOME={os.fspath(home)} hm ingest --raw /path/to/kaggle  # your own files"
-    )

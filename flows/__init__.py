@@ -1,0 +1,1 @@
+"""Prefect flows: thin orchestration over ``recsys`` (weekly retraining and its stages)."""
