@@ -193,16 +193,26 @@ def batch_recommend(
     customers: np.ndarray,
     progress: bool,
     history: History | None = None,
+    store: Path | None = None,
 ) -> pd.DataFrame:
-    """Top-12 for ``customers`` in chunks (features from the predicted cutoff's snapshot)."""
+    """Top-12 for ``customers`` in chunks (features from the predicted cutoff's snapshot).
+
+    With ``store``, the ranked customers' candidate rows are kept there for the online server.
+    """
     from recsys.ranking.batch import batch_recommendations
+    from recsys.ranking.candidate_store import CandidateStoreWriter
     from recsys.ranking.features import SnapshotFeatures
     from recsys.retrieval.history import load_history
 
     history = history if history is not None else load_history(lake, package.cutoff)
     reader = SnapshotFeatures(settings, package.cutoff)
     options = (settings.candidates, settings.batch_customers, settings.active_weeks)
-    return batch_recommendations(package, customers, history, reader, options, progress)
+    writer = CandidateStoreWriter(store) if store is not None else None
+    sink = writer.append if writer is not None else None
+    recs = batch_recommendations(package, customers, history, reader, options, progress, sink)
+    if writer is not None:
+        writer.close({"cutoff": package.cutoff, "package": package.key(), **package.meta})
+    return recs
 
 
 def champion_map(
@@ -372,8 +382,14 @@ def predict_step(
 
     customers = lake.read(schema.CUSTOMERS, [schema.CUSTOMER_ID, schema.CUSTOMER_HEX]).to_pandas()
     ids = customers[schema.CUSTOMER_ID].to_numpy()
-    recs = batch_recommend(settings, lake, package, ids, progress, history)
+    store = candidate_store_dir(settings, package)
+    recs = batch_recommend(settings, lake, package, ids, progress, history, store)
     return write_submission(submission_frame(recs, customers), out) if out else None
+
+
+def candidate_store_dir(settings: Settings, package: RecommenderPackage) -> Path:
+    """Where the batch keeps a package's precomputed candidates for the online server."""
+    return settings.paths.root / "serving" / "candidates" / package.key()
 
 
 def package_meta(settings: Settings, lake: Lake, plan: WeekPlan, specs: list[SourceSpec]) -> dict:

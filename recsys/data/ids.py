@@ -48,3 +48,11 @@ def hex_to_key(ids: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]
 def key_to_hex_suffix(key: int) -> str:
     """The last 16 hex digits of a customer id, from its int64 key (for messages)."""
     return format(int(key) & 0xFFFFFFFFFFFFFFFF, "016x")
+
+
+def customer_key(hex_id: str) -> int:
+    """The int64 key of one 64-hex customer id; ``ValueError`` if it is not 64 hex digits."""
+    text = hex_id.strip().lower()
+    if len(text) != HEX_LEN or any(c not in "0123456789abcdef" for c in text):
+        raise ValueError(f"customer_id must be {HEX_LEN} hex characters, got {hex_id!r}")
+    return int(np.array(int(text[-KEY_HEX_DIGITS:], 16), dtype=np.uint64).view(np.int64))

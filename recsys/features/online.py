@@ -120,6 +120,7 @@ class OnlineFeatures:
         self._checked = -np.inf
         self._articles: Block | None = None
         self._index: dict[int, int] = {}
+        self._ids = np.zeros(0, np.int64)
 
     def refresh(self, force: bool = False) -> bool:
         """Reload the article cache if a new materialization happened; True if reloaded."""
@@ -133,8 +134,14 @@ class OnlineFeatures:
         ids = read_stamp_ids(self.store, self.settings)
         block = read_block(self.store, self.article_views, "article_id", ids.tolist())
         self._index = {int(a): i for i, a in enumerate(ids)}
-        self._articles, self.version = block, stamp
+        self._articles, self._ids, self.version = block, ids, stamp
         return True
+
+    def table(self) -> tuple[np.ndarray, Block, str | None]:
+        """Every cached article: (ids in row order, their features, the materialization stamp)."""
+        self.refresh()
+        assert self._articles is not None
+        return self._ids, self._articles, self.version
 
     def customer(self, customer_id: int) -> Block:
         """One customer's features (one row), read from the online store."""

@@ -9,7 +9,7 @@ of the cost. ``None`` ranks everyone.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -64,8 +64,12 @@ def batch_recommendations(
     features: FeatureReader,
     options: tuple[int, int, int | None],
     progress: bool = False,
+    sink: Callable[[pd.DataFrame], None] | None = None,
 ) -> pd.DataFrame:
-    """Top-12 for every customer; ``options`` = (candidates, chunk size, active weeks)."""
+    """Top-12 for every customer; ``options`` = (candidates, chunk size, active weeks).
+
+    ``sink`` receives each chunk's candidate rows (see :meth:`RecommenderPackage.recommend`).
+    """
     from tqdm.auto import tqdm
 
     candidates_k, size, weeks = options
@@ -79,7 +83,7 @@ def batch_recommendations(
     ranked = customers[active]
     bar = tqdm(total=len(ranked), desc="ranking customers", disable=not progress, unit="cust")
     for chunk in chunks(ranked, size):
-        parts.append(package.recommend(chunk, history, features, candidates_k=candidates_k))
+        parts.append(package.recommend(chunk, history, features, K, candidates_k, sink))
         bar.update(len(chunk))
     bar.close()
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)

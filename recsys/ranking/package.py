@@ -48,10 +48,18 @@ class RecommenderPackage:
         features: FeatureReader,
         k: int = K,
         candidates_k: int = 200,
+        sink: Callable[[pd.DataFrame], None] | None = None,
     ) -> pd.DataFrame:
-        """``customer_id, article_id, score, rank, source`` (top ``k`` per customer)."""
+        """``customer_id, article_id, score, rank, source`` (top ``k`` per customer).
+
+        ``sink`` receives the candidate rows before store features are added (the online
+        server's precomputed candidates, :mod:`recsys.ranking.candidate_store`).
+        """
         customers = np.unique(np.asarray(customers, np.int64))
-        frame = features(candidates(history, self.union, customers, candidates_k))
+        rows = candidates(history, self.union, customers, candidates_k)
+        if sink is not None:
+            sink(rows)
+        frame = features(rows)
         ranked = top_by_score(frame, self.ranker.score(frame), k)
         source = frame.set_index([schema.CUSTOMER_ID, schema.ARTICLE_ID])["best_source"]
         out = fill_with(ranked, self.popular, customers, k)
@@ -62,6 +70,13 @@ class RecommenderPackage:
         score = ranked.set_index([schema.CUSTOMER_ID, schema.ARTICLE_ID])[schema.SCORE]
         out.insert(2, schema.SCORE, score.reindex(keys).to_numpy(np.float32))
         return out
+
+    def key(self) -> str:
+        """A short hash of what the candidates depend on: the union's build and its cutoff."""
+        import hashlib
+
+        text = json.dumps({**self.meta, "cutoff": self.cutoff}, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def save(self, path: Path) -> Path:
         """``union/``, ``ranker/``, ``popular.parquet`` and ``package.json`` under ``path``."""

@@ -17,7 +17,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recsys import schema
-from recsys.retrieval.base import Retriever, empty_candidates, group_rank
+from recsys.retrieval.base import NotFittedError, Retriever, empty_candidates, group_rank
 from recsys.retrieval.history import History
 from recsys.retrieval.state import load_arrays, save_arrays
 
@@ -250,6 +250,27 @@ class ItemGraphRetriever(Retriever):
                 schema.CUSTOMER_ID: customers[rows],
                 schema.ARTICLE_ID: self.catalogue[cols].astype(np.int32),
                 schema.SCORE: vals,
+            }
+        )
+
+    def related(self, article_ids: np.ndarray | list[int], k: int = 12) -> pd.DataFrame:
+        """``article_id, score, rank``: the ``k`` articles most related to ``article_ids`` taken
+        together (their rows of the item x item matrix summed; the inputs themselves excluded).
+        A cart's "bought together" list; unknown ids contribute nothing."""
+        if self.cutoff is None:
+            raise NotFittedError(f"retriever {self.name!r} is not fitted")
+        codes = item_codes(np.asarray(article_ids, np.int64), self.catalogue)
+        rows = self.sim[codes[codes >= 0]]
+        cols, inverse = np.unique(rows.indices, return_inverse=True)
+        scores = np.bincount(inverse, weights=rows.data, minlength=len(cols)).astype(np.float32)
+        keep = ~np.isin(cols, codes)
+        cols, scores = cols[keep], scores[keep]
+        order = np.lexsort((cols, -scores))[:k]
+        return pd.DataFrame(
+            {
+                schema.ARTICLE_ID: self.catalogue[cols[order]].astype(np.int32),
+                schema.SCORE: scores[order],
+                schema.RANK: np.arange(1, len(order) + 1, dtype=np.int32),
             }
         )
 

@@ -1,0 +1,120 @@
+"""Per-customer candidates precomputed by the batch, read back in microseconds by the server.
+
+The batch retrieves each active customer's union candidates and computes their interaction
+features anyway; writing those rows here lets the online ranker skip retrieval and history scans.
+Layout (one folder): ``customers.npy`` (sorted ids), ``offsets.npy`` (row range per customer),
+``articles.bin`` (int32) and ``values.bin`` (float32, rows x columns), ``meta.json`` (columns,
+rows, cutoff). The binaries are memory-mapped: opening costs nothing and a request reads one
+contiguous slice. Written into a temporary folder and renamed, so readers never see half a store.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from recsys import schema
+
+KEYS = (schema.CUSTOMER_ID, schema.ARTICLE_ID)
+
+
+class CandidateStoreWriter:
+    """Appends chunks of candidate rows (customers ascending across chunks), then publishes."""
+
+    def __init__(self, path: Path, columns: list[str] | None = None) -> None:
+        self.path, self.columns = Path(path), columns
+        self.tmp = self.path.with_name(self.path.name + ".tmp")
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.tmp.mkdir(parents=True)
+        self._articles = open(self.tmp / "articles.bin", "wb")  # noqa: SIM115 (closed in close)
+        self._values = open(self.tmp / "values.bin", "wb")  # noqa: SIM115
+        self._customers: list[np.ndarray] = []
+        self._counts: list[np.ndarray] = []
+        self.rows = 0
+
+    def append(self, frame: pd.DataFrame) -> None:
+        """Write ``frame``'s rows grouped by customer (the numeric columns other than the keys)."""
+        if self.columns is None:
+            self.columns = [c for c in frame if c not in KEYS and frame[c].dtype.kind in "fiub"]
+        frame = frame.sort_values(schema.CUSTOMER_ID, kind="stable")
+        cust = frame[schema.CUSTOMER_ID].to_numpy(np.int64)
+        ids, counts = np.unique(cust, return_counts=True)
+        if self._customers and len(ids) and ids[0] <= self._customers[-1][-1]:
+            raise ValueError("candidate chunks must come in ascending customer order")
+        self._articles.write(frame[schema.ARTICLE_ID].to_numpy(np.int32).tobytes())
+        values = np.column_stack([frame[c].to_numpy(np.float32) for c in self.columns])
+        self._values.write(np.ascontiguousarray(values, np.float32).tobytes())
+        self._customers.append(ids)
+        self._counts.append(counts)
+        self.rows += len(frame)
+
+    def close(self, meta: dict | None = None) -> Path:
+        """Finish the files and swap the folder into place; returns its path."""
+        self._articles.close()
+        self._values.close()
+        customers = np.concatenate([np.zeros(0, np.int64), *self._customers])
+        counts = np.concatenate([np.zeros(0, np.int64), *self._counts])
+        np.save(self.tmp / "customers.npy", customers)
+        np.save(self.tmp / "offsets.npy", np.r_[0, np.cumsum(counts)].astype(np.int64))
+        info = {**(meta or {}), "columns": self.columns or [], "rows": self.rows}
+        (self.tmp / "meta.json").write_text(json.dumps(info, indent=1, default=str))
+        shutil.rmtree(self.path, ignore_errors=True)
+        self.tmp.rename(self.path)
+        return self.path
+
+
+@dataclass(frozen=True)
+class CandidateStore:
+    """Read side: ``get(customer)`` -> (article ids, feature rows) of the precomputed candidates."""
+
+    customers: np.ndarray
+    offsets: np.ndarray
+    articles: np.ndarray
+    values: np.ndarray
+    columns: list[str]
+    meta: dict
+
+    @classmethod
+    def open(cls, path: Path) -> CandidateStore:
+        """Memory-map a store written by :class:`CandidateStoreWriter`."""
+        path = Path(path)
+        meta = json.loads((path / "meta.json").read_text())
+        rows, cols = int(meta["rows"]), len(meta["columns"])
+        articles = _map(path / "articles.bin", np.int32, (rows,))
+        values = _map(path / "values.bin", np.float32, (rows, cols))
+        return cls(
+            np.load(path / "customers.npy"),
+            np.load(path / "offsets.npy"),
+            articles,
+            values,
+            list(meta["columns"]),
+            meta,
+        )
+
+    def get(self, customer_id: int) -> tuple[np.ndarray, np.ndarray]:
+        """The customer's candidate article ids and feature rows (empty if none stored)."""
+        i = int(np.searchsorted(self.customers, customer_id))
+        if i == len(self.customers) or self.customers[i] != customer_id:
+            return self.articles[:0], self.values[:0]
+        start, end = self.offsets[i], self.offsets[i + 1]
+        return self.articles[start:end], self.values[start:end]
+
+    def frame(self, customer_id: int) -> pd.DataFrame:
+        """The customer's rows as a frame (``customer_id``, ``article_id`` and the columns)."""
+        articles, values = self.get(customer_id)
+        frame = pd.DataFrame(np.asarray(values), columns=self.columns)
+        frame.insert(0, schema.ARTICLE_ID, np.asarray(articles))
+        frame.insert(0, schema.CUSTOMER_ID, np.int64(customer_id))
+        return frame
+
+
+def _map(path: Path, dtype: type, shape: tuple[int, ...]) -> np.ndarray:
+    """A read-only memory map (an empty array for an empty file, which mmap refuses)."""
+    if int(np.prod(shape)) == 0:
+        return np.zeros(shape, dtype)
+    return np.memmap(path, dtype=dtype, mode="r", shape=shape)
