@@ -145,6 +145,24 @@ def deploy(
     run_deploy(_settings(ctx), name, cron)
 
 
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Server processes (each loads the model).")] = 1,
+) -> None:
+    """Serve recommendations over HTTP: the MLflow champion ranking Feast online features.
+
+    Endpoints: GET /recommendations/{customer_id}, POST /recommendations (cart, viewing),
+    GET /articles/{id}/similar, GET /health; the OpenAPI page is /docs. A new champion or a new
+    materialization is picked up live (HM_SERVE_REFRESH_S).
+    """
+    from recsys.commands.serving import run_serve
+
+    run_serve(_settings(ctx), host, port, workers)
+
+
 features_app = typer.Typer(
     help="Windowed customer/article features: weekly snapshots (offline store) and Feast.",
     no_args_is_help=True,

@@ -54,6 +54,12 @@ class Settings(BaseSettings):
         20_000, description="Most buyers the validation week is scored on (a seeded sample)."
     )
     threads: int = Field(2, description="Threads for LightGBM, PyTorch and FAISS.")
+    serve_refresh_s: float = Field(
+        5.0, description="How often the server checks for a new champion or materialization."
+    )
+    on_sale_days: int | None = Field(
+        56, description="The server shows articles sold in these last days only (unset: all)."
+    )
 
     @cached_property
     def paths(self) -> ProjectHome:

@@ -1,0 +1,140 @@
+"""The HTTP API: answers, validation (4xx with a clear message, never a 500), OpenAPI, swaps."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from recsys import registry
+from recsys.settings import Settings
+from serving.api import create_app
+from serving.recommender import Recommender
+from tests.serving.test_recommender import UNKNOWN, submission
+
+
+@pytest.fixture(scope="module")
+def client(served: Settings):
+    app = create_app(Recommender(served, on_sale_days=None), watch=False)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+def test_get_matches_the_batch_list(served: Settings, client: TestClient) -> None:
+    for row in submission(served).head(5).itertuples():
+        body = client.get(f"/recommendations/{row.customer_id_hex}").json()
+        assert [i["article_id"] for i in body["items"]] == row.articles
+        assert body["model_version"] == "1" and [i["rank"] for i in body["items"]] == list(
+            range(1, 13)
+        )
+
+
+def test_post_with_cart_and_viewing(served: Settings, client: TestClient) -> None:
+    row = next(submission(served).itertuples())
+    cart, viewing = row.articles[:2], row.articles[2]
+    body = client.post(
+        "/recommendations",
+        json={"customer_id": row.customer_id_hex, "k": 6, "cart": cart, "viewing": viewing},
+    ).json()
+    ids = [i["article_id"] for i in body["items"]]
+    assert len(ids) == 6 and not {*cart, viewing} & set(ids)
+
+
+def test_unknown_customer_gets_cold_start(client: TestClient) -> None:
+    response = client.get(f"/recommendations/{UNKNOWN}?k=5")
+    assert response.status_code == 200 and len(response.json()["items"]) == 5
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body", "status", "text"),
+    [
+        ("get", "/recommendations/abc", None, 422, "customer_id"),
+        ("get", f"/recommendations/{'g' * 64}", None, 422, "customer_id"),
+        ("get", f"/recommendations/{'a' * 65}", None, 422, "customer_id"),
+        ("get", f"/recommendations/{UNKNOWN}?k=0", None, 422, "k"),
+        ("get", f"/recommendations/{UNKNOWN}?k=many", None, 422, "k"),
+        ("post", "/recommendations", {"customer_id": "xyz"}, 422, "customer_id"),
+        ("post", "/recommendations", {"customer_id": UNKNOWN, "cart": ["x"]}, 422, "cart"),
+        ("post", "/recommendations", {"customer_id": UNKNOWN, "cart": [123]}, 422, "123"),
+        ("post", "/recommendations", {"customer_id": UNKNOWN, "viewing": -4}, 422, "viewing"),
+        ("get", "/articles/123/similar", None, 404, "123"),
+        ("get", "/articles/shirt/similar", None, 422, "article_id"),
+    ],
+)
+def test_malformed_input_gets_a_clear_4xx(client, method, url, body, status, text) -> None:
+    response = getattr(client, method)(url, **({"json": body} if body is not None else {}))
+    assert response.status_code == status, response.text
+    assert text in str(response.json()["detail"])
+
+
+def test_similar_health_and_openapi(served: Settings, client: TestClient) -> None:
+    article = next(submission(served).itertuples()).articles[0]
+    similar = client.get(f"/articles/{article}/similar?k=5").json()
+    assert 0 < len(similar) <= 5 and article not in [i["article_id"] for i in similar]
+    health = client.get("/health").json()
+    assert health["status"] == "ok" and health["model_version"] == "1"
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/recommendations/{customer_id}", "/recommendations", "/health"} <= set(paths)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_champion_swap_over_http_loses_no_request(served: Settings) -> None:
+    import httpx
+    import uvicorn
+
+    rec = Recommender(served, refresh_s=0.05, on_sale_days=None)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(rec), port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    hexes = submission(served)["customer_id_hex"].head(20).tolist()
+    seen, failures, stop = [], [], threading.Event()
+
+    def load() -> None:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            while not stop.is_set():
+                for h in hexes:
+                    r = http.get(f"/recommendations/{h}")
+                    ok = r.status_code == 200 and len(r.json()["items"]) == 12
+                    (seen.append(r.json()["model_version"]) if ok else failures.append(r.text))
+
+    workers = [threading.Thread(target=load) for _ in range(4)]
+    for w in workers:
+        w.start()
+    v1 = registry.version_by_alias(served, registry.CHAMPION)
+    try:
+        time.sleep(0.5)
+        v2 = registry.client(served).create_model_version(registry.MODEL_NAME, v1.source, v1.run_id)
+        registry.set_alias(served, registry.CHAMPION, v2.version)
+        deadline = time.time() + 30
+        while str(v2.version) not in seen[-20:] and time.time() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        for w in workers:
+            w.join()
+        server.should_exit = True
+        thread.join(10)
+        registry.set_alias(served, registry.CHAMPION, v1.version)
+    assert not failures
+    assert {"1", str(v2.version)} <= set(seen)
+
+
+def test_hm_serve_without_a_champion_says_what_to_do(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from recsys.cli import app
+
+    result = CliRunner().invoke(app, ["--home", str(tmp_path / "home"), "serve"])
+    assert result.exit_code == 1 and "champion" in result.output and "hm run" in result.output
