@@ -100,6 +100,16 @@ def bench_scale(
                 str(RESULTS / f"pipeline_{scale}.json"),
             ),
         ),
+        (
+            "serving latency (in process, HTTP at 1/10/50 concurrent)",
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.serving_latency",
+                "--json",
+                str(RESULTS / f"serving_{scale}.json"),
+            ],
+        ),
     ]
     pipeline_env = {**env, **(FULL_PIPELINE if scale == "full" else {})}
     if only:
@@ -130,6 +140,13 @@ def _detail(step: str, raw: Path, output: str) -> str:
     if step.startswith("pipeline"):
         found = re.search(r"ranker MAP@12 .*?candidates per buyer\)", text)
         return found.group(0) if found else ""
+    if step.startswith("serving latency"):
+        found = re.search(r"\{.*\}", text)
+        if not found:
+            return ""
+        r = json.loads(found.group(0))
+        p = r["in_process"]["recommend"]
+        return f"in process p50/p95/p99 {p['p50']}/{p['p95']}/{p['p99']} ms (see Serving)"
     if step.startswith("retrieval eval"):
         found = re.search(r"cutoff .*?best single source \(\w+\) recall@\d+ [\d.]+", text)
         return found.group(0) if found else ""
@@ -231,6 +248,37 @@ def render_pipeline() -> str:
 
 
 PIPELINE_MARKERS = ("<!-- pipeline:start -->", "<!-- pipeline:end -->")
+SERVING_MARKERS = ("<!-- serving:start -->", "<!-- serving:end -->")
+
+
+def render_serving() -> str:
+    """Latency tables of the serving bench per scale (benchmarks/results/serving_*.json)."""
+    rows = [
+        "| scale | path | p50 | p95 | p99 | throughput | errors |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for scale in ("tiny", "small", "medium", "full"):
+        path = RESULTS / f"serving_{scale}.json"
+        if not path.exists():
+            continue
+        r = json.loads(path.read_text())
+        ours, sdk = r["in_process"]["recommend"], r["in_process"]["feast_sdk_same_rows"]
+        n = r["in_process"]["candidates_mean"]
+        rows.append(_latency_row(scale, f"`Recommender.recommend`, {n:.0f} candidates", ours))
+        rows.append(_latency_row(scale, "naive: Feast SDK `get_online_features`, same rows", sdk))
+        for h in r["http"]:
+            label = f"HTTP GET, {h['concurrency']} concurrent (closed loop)"
+            rows.append(_latency_row(scale, label, h, f"{h['rps']:.0f} req/s", h["errors"]))
+    return "\n".join(rows)
+
+
+def _latency_row(scale: str, label: str, p: dict, rate: str = "", errors: object = "") -> str:
+    """One table row of p50/p95/p99 in ms."""
+    return (
+        f"| {scale} | {label} | {p['p50']} ms | {p['p95']} ms | {p['p99']} ms | {rate} | {errors} |"
+    )
+
+
 RETRIEVAL_MARKERS = ("<!-- retrieval:start -->", "<!-- retrieval:end -->")
 
 
@@ -271,6 +319,7 @@ def main() -> None:
         update_readme(args.readme, render(stored))
         update_readme(args.readme, render_retrieval(), RETRIEVAL_MARKERS)
         update_readme(args.readme, render_pipeline(), PIPELINE_MARKERS)
+        update_readme(args.readme, render_serving(), SERVING_MARKERS)
 
 
 if __name__ == "__main__":

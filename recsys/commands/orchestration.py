@@ -56,6 +56,7 @@ def run_main(settings: Settings, raw: Path | None, progress: bool) -> None:
         "\nnext:\n"
         f"  make ui                              # MLflow runs and the hm-ranker registry\n"
         f"  prefect server start                 # the Prefect UI (flow runs, report artifacts)\n"
+        f"  HM_HOME={home} hm serve      # the recommendation API on http://127.0.0.1:8000/docs\n"
         f"  HM_HOME={home} hm deploy     # schedule weekly-retrain (Wednesdays 03:00 UTC)\n"
         f"  HM_HOME={home} hm ingest --raw /path/to/kaggle   # your own files"
     )

@@ -1,0 +1,73 @@
+"""Closed-loop HTTP load: ``concurrency`` clients each send requests back to back.
+
+Run as its own process (``python -m benchmarks.http_load URL --ids FILE``) so that the load
+generator never shares the server's interpreter. Prints one JSON line: latency percentiles
+(ms), throughput, errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+async def client(session, url: str, ids: list[str], n: int, lat: list, errors: list) -> None:
+    """One closed-loop client: ``n`` GETs of /recommendations/{id}, ids cycled."""
+    for i in range(n):
+        start = time.perf_counter()
+        try:
+            async with session.get(f"{url}/recommendations/{ids[i % len(ids)]}") as r:
+                await r.read()
+                if r.status != 200:
+                    errors.append(r.status)
+        except Exception as e:  # noqa: BLE001 (counted as errors)
+            errors.append(repr(e))
+        lat.append(time.perf_counter() - start)
+
+
+async def run(url: str, ids: list[str], concurrency: int, total: int, warmup: int) -> dict:
+    """Warm up, then ``total`` requests from ``concurrency`` clients."""
+    import aiohttp
+
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        await asyncio.gather(*(client(session, url, ids, 1, [], []) for _ in range(warmup)))
+        lat: list[float] = []
+        errors: list = []
+        per = total // concurrency
+        start = time.perf_counter()
+        await asyncio.gather(
+            *(
+                client(session, url, ids[c::concurrency] or ids, per, lat, errors)
+                for c in range(concurrency)
+            )
+        )
+        wall = time.perf_counter() - start
+    ms = np.asarray(lat) * 1e3
+    return {
+        "concurrency": concurrency,
+        "requests": len(lat),
+        "errors": len(errors),
+        "rps": round(len(lat) / wall, 1),
+        **{f"p{q}": round(float(np.percentile(ms, q)), 2) for q in (50, 95, 99)},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("url")
+    parser.add_argument("--ids", type=Path, required=True, help="file: one customer hex per line")
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--total", type=int, default=5000)
+    args = parser.parse_args()
+    ids = args.ids.read_text().split()
+    print(json.dumps(asyncio.run(run(args.url, ids, args.concurrency, args.total, 50))))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+"""Serving latency on a home with a champion: in process, and over HTTP under concurrent load.
+
+1. Materializes the champion's cutoff into the online store if it is not live yet (timed).
+2. In process: ``Recommender.recommend`` for random customers with precomputed candidates, next
+   to the naive path on the same rows in the same run: the plain Feast SDK
+   ``get_online_features`` (service ``ranker_v1``) for the customer and its candidate articles.
+3. HTTP: ``hm serve`` in its own process, the closed-loop load generator
+   (:mod:`benchmarks.http_load`) in another, at each ``--concurrency``.
+Prints one JSON line (and writes it to ``--json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.online_latency import percentiles
+from recsys.settings import Settings, get_settings
+
+
+def ensure_materialized(settings: Settings) -> float:
+    """Materialize the champion's cutoff unless it is live; seconds spent (0 if it was)."""
+    from recsys import registry
+    from recsys.features import store
+    from recsys.ranking.package import RecommenderPackage
+
+    cutoff = RecommenderPackage.load(registry.download_package(settings, registry.CHAMPION)).cutoff
+    stamp = store.read_stamp(store.open_store(settings), settings) or ""
+    if stamp.startswith(cutoff.isoformat()):
+        return 0.0
+    start = time.perf_counter()
+    store.apply(settings)
+    store.materialize(settings, cutoff, progress=False)
+    return time.perf_counter() - start
+
+
+def in_process(settings: Settings, reps: int) -> tuple[dict, np.ndarray]:
+    """Recommender vs Feast SDK on the same (customer, candidate articles); also the customers."""
+    from recsys.features import store
+    from serving.recommender import Recommender
+
+    start = time.perf_counter()
+    rec = Recommender(settings, on_sale_days=settings.on_sale_days)
+    load = time.perf_counter() - start
+    fs = store.open_store(settings)
+    service = fs.get_feature_service("ranker_v1")
+    customers = rec.state.model.candidates.customers
+    rng = np.random.default_rng(0)
+    ours, sdk, sizes = [], [], []
+    for cid in rng.choice(customers, reps):
+        articles = rec.state.model.candidates.get(int(cid))[0]
+        t0 = time.perf_counter()
+        rec.recommend(int(cid))
+        t1 = time.perf_counter()
+        rows = [{"customer_id": int(cid), "article_id": int(a)} for a in articles]
+        fs.get_online_features(features=service, entity_rows=rows).to_dict()
+        sdk.append(time.perf_counter() - t1)
+        ours.append(t1 - t0)
+        sizes.append(len(articles))
+    result = {
+        "load_s": round(load, 1),
+        "candidates_mean": round(float(np.mean(sizes)), 1),
+        "recommend": percentiles(ours),
+        "feast_sdk_same_rows": percentiles(sdk),
+    }
+    return result, customers
+
+
+def free_port() -> int:
+    """An unused local TCP port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def over_http(settings: Settings, hexes: list[str], levels: list[int], total: int) -> list[dict]:
+    """Start `hm serve`, then run the load generator at each concurrency level."""
+    import httpx
+
+    port = free_port()
+    env = {**os.environ, "HM_HOME": str(settings.paths.root)}
+    cmd = [sys.executable, "-m", "recsys.cli", "serve", "--port", str(port)]
+    server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+            f.write("\n".join(hexes))
+        out = []
+        for c in levels:
+            load = [sys.executable, "-m", "benchmarks.http_load", url, "--ids", f.name]
+            load += ["--concurrency", str(c), "--total", str(total)]
+            line = subprocess.run(load, check=True, capture_output=True, text=True).stdout
+            out.append(json.loads(line.strip().splitlines()[-1]))
+        return out
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def customer_hexes(settings: Settings, customers: np.ndarray, n: int) -> list[str]:
+    """Kaggle ids of ``n`` random customers among ``customers``."""
+    from recsys import schema
+    from recsys.data.lake import Lake
+
+    table = Lake(settings.paths.lake).read(
+        schema.CUSTOMERS, [schema.CUSTOMER_ID, schema.CUSTOMER_HEX]
+    )
+    frame = table.to_pandas()
+    frame = frame[frame[schema.CUSTOMER_ID].isin(customers)]
+    return frame[schema.CUSTOMER_HEX].sample(min(n, len(frame)), random_state=0).tolist()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--reps", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 10, 50])
+    parser.add_argument("--total", type=int, default=5000)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    settings = get_settings()
+    result = {"materialize_s": round(ensure_materialized(settings), 1)}
+    inproc, customers = in_process(settings, args.reps)
+    result["in_process"] = inproc
+    hexes = customer_hexes(settings, customers, 2000)
+    result["http"] = over_http(settings, hexes, args.concurrency, args.total)
+    line = json.dumps(result)
+    print(line)
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
