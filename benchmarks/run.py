@@ -101,7 +101,7 @@ def bench_scale(
             ),
         ),
         (
-            "serving latency (in process, HTTP at 1/10/50 concurrent)",
+            "serving latency (in process; HTTP at 1/10/50 concurrent, 1 and 2 workers)",
             [
                 sys.executable,
                 "-m",
@@ -264,10 +264,12 @@ def render_serving() -> str:
         r = json.loads(path.read_text())
         ours, sdk = r["in_process"]["recommend"], r["in_process"]["feast_sdk_same_rows"]
         n = r["in_process"]["candidates_mean"]
+        first = r["in_process"]["recommend_first_touch"]
         rows.append(_latency_row(scale, f"`Recommender.recommend`, {n:.0f} candidates", ours))
+        rows.append(_latency_row(scale, "the same, first touch of the candidate pages", first))
         rows.append(_latency_row(scale, "naive: Feast SDK `get_online_features`, same rows", sdk))
         for h in r["http"]:
-            label = f"HTTP GET, {h['concurrency']} concurrent (closed loop)"
+            label = f"HTTP GET, {h['concurrency']} concurrent, {h['workers']} worker(s)"
             rows.append(_latency_row(scale, label, h, f"{h['rps']:.0f} req/s", h["errors"]))
     return "\n".join(rows)
 

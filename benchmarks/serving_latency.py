@@ -43,8 +43,23 @@ def ensure_materialized(settings: Settings) -> float:
     return time.perf_counter() - start
 
 
+def timed(fn, args: list) -> list[float]:
+    """Seconds of ``fn(a)`` for each ``a``."""
+    out = []
+    for a in args:
+        start = time.perf_counter()
+        fn(a)
+        out.append(time.perf_counter() - start)
+    return out
+
+
 def in_process(settings: Settings, reps: int) -> tuple[dict, np.ndarray]:
-    """Recommender vs Feast SDK on the same (customer, candidate articles); also the customers."""
+    """Recommender vs Feast SDK on the same (customer, candidate articles); also the customers.
+
+    The recommender is timed twice over the same customers: the first pass touches their
+    candidate rows for the first time (page faults on the memory-mapped store, as after a
+    deploy), the second is the steady state of a running server.
+    """
     from recsys.features import store
     from serving.recommender import Recommender
 
@@ -52,24 +67,27 @@ def in_process(settings: Settings, reps: int) -> tuple[dict, np.ndarray]:
     rec = Recommender(settings, on_sale_days=settings.on_sale_days)
     load = time.perf_counter() - start
     fs = store.open_store(settings)
-    service = fs.get_feature_service("ranker_v1")
     customers = rec.state.model.candidates.customers
     rng = np.random.default_rng(0)
-    ours, sdk, sizes = [], [], []
-    for cid in rng.choice(customers, reps):
-        articles = rec.state.model.candidates.get(int(cid))[0]
-        t0 = time.perf_counter()
-        rec.recommend(int(cid))
-        t1 = time.perf_counter()
-        rows = [{"customer_id": int(cid), "article_id": int(a)} for a in articles]
+    ids = [int(c) for c in rng.choice(customers, reps)]
+    cold = timed(rec.recommend, ids)
+    warm = timed(rec.recommend, ids)
+    service = fs.get_feature_service("ranker_v1")
+
+    def naive(cid: int) -> None:
+        rows = [
+            {"customer_id": cid, "article_id": int(a)}
+            for a in rec.state.model.candidates.get(cid)[0]
+        ]
         fs.get_online_features(features=service, entity_rows=rows).to_dict()
-        sdk.append(time.perf_counter() - t1)
-        ours.append(t1 - t0)
-        sizes.append(len(articles))
+
+    sdk = timed(naive, ids)
+    sizes = [len(rec.state.model.candidates.get(c)[0]) for c in ids]
     result = {
         "load_s": round(load, 1),
         "candidates_mean": round(float(np.mean(sizes)), 1),
-        "recommend": percentiles(ours),
+        "recommend_first_touch": percentiles(cold),
+        "recommend": percentiles(warm),
         "feast_sdk_same_rows": percentiles(sdk),
     }
     return result, customers
@@ -82,22 +100,28 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def over_http(settings: Settings, hexes: list[str], levels: list[int], total: int) -> list[dict]:
-    """Start `hm serve`, then run the load generator at each concurrency level."""
+def over_http(
+    settings: Settings, hexes: list[str], levels: list[int], total: int, workers: int = 1
+) -> list[dict]:
+    """Start `hm serve --workers N`, then run the load generator at each concurrency level."""
     import httpx
 
     port = free_port()
     env = {**os.environ, "HM_HOME": str(settings.paths.root)}
     cmd = [sys.executable, "-m", "recsys.cli", "serve", "--port", str(port)]
+    cmd += ["--workers", str(workers)]
     server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
+        start = time.perf_counter()
         for _ in range(600):
             try:
                 if httpx.get(f"{url}/health", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 time.sleep(0.5)
+        if workers > 1:  # the others started together; give them as long again to finish
+            time.sleep(time.perf_counter() - start)
         with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
             f.write("\n".join(hexes))
         out = []
@@ -105,7 +129,7 @@ def over_http(settings: Settings, hexes: list[str], levels: list[int], total: in
             load = [sys.executable, "-m", "benchmarks.http_load", url, "--ids", f.name]
             load += ["--concurrency", str(c), "--total", str(total)]
             line = subprocess.run(load, check=True, capture_output=True, text=True).stdout
-            out.append(json.loads(line.strip().splitlines()[-1]))
+            out.append({**json.loads(line.strip().splitlines()[-1]), "workers": workers})
         return out
     finally:
         server.terminate()
@@ -130,6 +154,7 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 10, 50])
     parser.add_argument("--total", type=int, default=5000)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     settings = get_settings()
@@ -137,7 +162,11 @@ def main() -> None:
     inproc, customers = in_process(settings, args.reps)
     result["in_process"] = inproc
     hexes = customer_hexes(settings, customers, 2000)
-    result["http"] = over_http(settings, hexes, args.concurrency, args.total)
+    result["http"] = [
+        row
+        for w in args.workers
+        for row in over_http(settings, hexes, args.concurrency, args.total, w)
+    ]
     line = json.dumps(result)
     print(line)
     if args.json:

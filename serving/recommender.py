@@ -97,7 +97,9 @@ class Recommender:
         customer = layout.customer_row(self.reader.customer(int(customer_id)))
         matrix = assemble(layout, np.asarray(block), customer, art)
         ranker = state.model.package.ranker
-        scores = ranker.booster.predict(matrix, num_iteration=ranker.best_iteration or None)
+        scores = ranker.booster.predict(  # one thread: a request's 200 rows are too few to split
+            matrix, num_iteration=ranker.best_iteration or None, num_threads=1
+        )
         order = np.lexsort((articles, -scores))
         order = order[(known & table.on_sale[rows])[order]][:k]  # on sale, best first
         names = [*state.model.package.union.source_names, FALLBACK]
