@@ -37,6 +37,18 @@ def real_data() -> Path:
     return REAL_DATA
 
 
+def redis_db(db: int):
+    """A client of local Redis database ``db``, flushed (the test is skipped if Redis is down)."""
+    redis = pytest.importorskip("redis")
+    client = redis.Redis(host="127.0.0.1", port=6379, db=db)
+    try:
+        client.ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip("no Redis server on 127.0.0.1:6379")
+    client.flushdb()
+    return client
+
+
 @pytest.fixture(scope="session")
 def prefect_server() -> Iterator[None]:
     """Prefect's temporary local server with a throwaway database."""

@@ -21,6 +21,7 @@ import pytest
 
 from recsys.features import store as st
 from recsys.settings import Settings
+from tests.conftest import redis_db
 
 REDIS = "127.0.0.1:6379,db=15"
 CUTOFFS = (dt.date(2020, 9, 2), dt.date(2020, 9, 9))
@@ -72,13 +73,7 @@ def same(got: object, want: object) -> bool:
 def online(request: pytest.FixtureRequest) -> str:
     """Which online store; Redis db 15 is flushed around the test."""
     if request.param == "redis":
-        redis = pytest.importorskip("redis")
-        client = redis.Redis(host="127.0.0.1", port=6379, db=15)
-        try:
-            client.ping()
-        except redis.exceptions.ConnectionError:
-            pytest.skip("no Redis server on 127.0.0.1:6379")
-        client.flushdb()
+        client = redis_db(15)
         request.addfinalizer(client.flushdb)
     return request.param
 

@@ -16,6 +16,7 @@ from recsys.ranking.submission import read_submission
 from recsys.settings import Settings
 from serving.recommender import CART, VIEWING, Recommender
 from serving.rules import FALLBACK, Item, allowed, interleave, top_up
+from tests.conftest import redis_db
 from tests.serving.conftest import REDIS
 
 UNKNOWN = "f" * 63 + "e"
@@ -102,15 +103,9 @@ def test_health_reports_model_and_feature_freshness(rec) -> None:
 
 
 def test_redis_online_store_gives_the_same_answers(served, rec) -> None:
-    redis = pytest.importorskip("redis")
-    client = redis.Redis(host="127.0.0.1", port=6379, db=14)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError:
-        pytest.skip("no Redis server on 127.0.0.1:6379")
     from recsys.features import store
 
-    client.flushdb()
+    client = redis_db(14)
     try:
         store.apply(served, "redis", REDIS)
         store.materialize(served, rec.state.model.package.cutoff, "redis", REDIS, progress=False)
