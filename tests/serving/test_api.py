@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from recsys import registry
 from recsys.settings import Settings
-from serving.api import create_app
+from serving.api import Recommendations, create_app
 from serving.recommender import Recommender
 from tests.serving.test_recommender import UNKNOWN, submission
 
@@ -25,7 +25,10 @@ def client(served: Settings):
 
 def test_get_matches_the_batch_list(served: Settings, client: TestClient) -> None:
     for row in submission(served).head(5).itertuples():
-        body = client.get(f"/recommendations/{row.customer_id_hex}").json()
+        response = client.get(f"/recommendations/{row.customer_id_hex}")
+        body = response.json()
+        assert response.headers["content-type"] == "application/json"
+        assert Recommendations.model_validate(body).items[0].rank == 1  # the documented shape
         assert [i["article_id"] for i in body["items"]] == row.articles
         assert body["model_version"] == "1" and [i["rank"] for i in body["items"]] == list(
             range(1, 13)
