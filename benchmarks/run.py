@@ -101,7 +101,7 @@ def bench_scale(
             ),
         ),
         (
-            "serving latency (in process; HTTP at 1/10/50 concurrent, 1 and 2 workers)",
+            "serving latency (in process; HTTP closed and open loop, 1 and 2 workers; floor)",
             [
                 sys.executable,
                 "-m",
@@ -268,10 +268,22 @@ def render_serving() -> str:
         rows.append(_latency_row(scale, f"`Recommender.recommend`, {n:.0f} candidates", ours))
         rows.append(_latency_row(scale, "the same, first touch of the candidate pages", first))
         rows.append(_latency_row(scale, "naive: Feast SDK `get_online_features`, same rows", sdk))
-        for h in r["http"]:
-            label = f"HTTP GET, {h['concurrency']} concurrent, {h['workers']} worker(s)"
-            rows.append(_latency_row(scale, label, h, f"{h['rps']:.0f} req/s", h["errors"]))
+        for h in [*r["http"], *r.get("http_floor", [])]:
+            rows.append(
+                _latency_row(scale, _http_label(h), h, f"{h['rps']:.0f} req/s", h["errors"])
+            )
     return "\n".join(rows)
+
+
+def _http_label(h: dict) -> str:
+    """A closed-loop row (``N concurrent``), an open-loop one (``R req/s offered``), the floor."""
+    if h.get("rate"):
+        load = f"open loop {h['rate']:.0f} req/s offered (<= {h['concurrency']} in flight)"
+    else:
+        load = f"{h['concurrency']} concurrent"
+    if h.get("floor"):
+        return f"floor: constant answer, {load}, {h['workers']} worker(s)"
+    return f"HTTP GET, {load}, {h['workers']} worker(s)"
 
 
 def _latency_row(scale: str, label: str, p: dict, rate: str = "", errors: object = "") -> str:

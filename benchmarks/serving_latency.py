@@ -4,8 +4,11 @@
 2. In process: ``Recommender.recommend`` for random customers with precomputed candidates, next
    to the naive path on the same rows in the same run: the plain Feast SDK
    ``get_online_features`` (service ``ranker_v1``) for the customer and its candidate articles.
-3. HTTP: ``hm serve`` in its own process, the closed-loop load generator
-   (:mod:`benchmarks.http_load`) in another, at each ``--concurrency``.
+3. HTTP: ``hm serve`` in its own process, the load generator (:mod:`benchmarks.http_load`) in
+   another: closed loop at each ``--concurrency``, then open loop at each ``--rates`` (Poisson
+   arrivals, at most the largest concurrency in flight), for 1 and 2 workers.
+4. The floor: :mod:`benchmarks.http_floor` (the same route answering a constant body) under the
+   same closed-loop load, i.e. what HTTP alone costs on this machine.
 Prints one JSON line (and writes it to ``--json``).
 """
 
@@ -19,6 +22,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -100,16 +105,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def over_http(
-    settings: Settings, hexes: list[str], levels: list[int], total: int, workers: int = 1
-) -> list[dict]:
-    """Start `hm serve --workers N`, then run the load generator at each concurrency level."""
+@contextmanager
+def served(cmd: list[str], env: dict[str, str], workers: int) -> Iterator[str]:
+    """Start the server ``cmd`` (which listens on ``--port``); yield its URL once it answers."""
     import httpx
 
     port = free_port()
-    env = {**os.environ, "HM_HOME": str(settings.paths.root)}
-    cmd = [sys.executable, "-m", "recsys.cli", "serve", "--port", str(port)]
-    cmd += ["--workers", str(workers)]
+    cmd = [*cmd, "--port", str(port), "--workers", str(workers)]
     server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -122,18 +124,45 @@ def over_http(
                 time.sleep(0.5)
         if workers > 1:  # the others started together; give them as long again to finish
             time.sleep(time.perf_counter() - start)
-        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
-            f.write("\n".join(hexes))
-        out = []
-        for c in levels:
-            load = [sys.executable, "-m", "benchmarks.http_load", url, "--ids", f.name]
-            load += ["--concurrency", str(c), "--total", str(total)]
-            line = subprocess.run(load, check=True, capture_output=True, text=True).stdout
-            out.append({**json.loads(line.strip().splitlines()[-1]), "workers": workers})
-        return out
+        yield url
     finally:
         server.terminate()
         server.wait(30)
+
+
+def load(url: str, ids: Path, concurrency: int, total: int, rate: float | None = None) -> dict:
+    """One run of the load generator in its own process (open loop at ``rate`` if given)."""
+    cmd = [sys.executable, "-m", "benchmarks.http_load", url, "--ids", str(ids)]
+    cmd += ["--concurrency", str(concurrency), "--total", str(total)]
+    cmd += ["--rate", str(rate)] if rate else []
+    line = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(line.strip().splitlines()[-1])
+
+
+def over_http(settings: Settings, ids: Path, args: argparse.Namespace, workers: int) -> list[dict]:
+    """`hm serve --workers N` under closed-loop load at each level, then open loop at each rate.
+
+    Open-loop runs last ``args.seconds`` each, with at most the largest level in flight.
+    """
+    env = {**os.environ, "HM_HOME": str(settings.paths.root)}
+    out = []
+    with served([sys.executable, "-m", "recsys.cli", "serve"], env, workers) as url:
+        for c in args.concurrency:
+            out.append({**load(url, ids, c, args.total), "workers": workers})
+        cap = max(args.concurrency)
+        for rate in args.rates:
+            total = max(200, int(rate * args.seconds))
+            out.append({**load(url, ids, cap, total, rate), "workers": workers})
+    return out
+
+
+def floor(ids: Path, args: argparse.Namespace, workers: int) -> dict:
+    """The constant-answer app (:mod:`benchmarks.http_floor`) at the largest closed-loop level."""
+    cmd = [sys.executable, "-m", "uvicorn", "benchmarks.http_floor:app", "--no-access-log"]
+    cmd += ["--log-level", "warning"]
+    with served(cmd, dict(os.environ), workers) as url:
+        row = load(url, ids, max(args.concurrency), 2 * args.total)
+    return {**row, "workers": workers, "floor": True}
 
 
 def customer_hexes(settings: Settings, customers: np.ndarray, n: int) -> list[str]:
@@ -155,18 +184,19 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 10, 50])
     parser.add_argument("--total", type=int, default=5000)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--rates", type=float, nargs="+", default=[50, 100, 150, 200, 300])
+    parser.add_argument("--seconds", type=float, default=15.0, help="length of an open-loop run")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     settings = get_settings()
     result = {"materialize_s": round(ensure_materialized(settings), 1)}
     inproc, customers = in_process(settings, args.reps)
     result["in_process"] = inproc
-    hexes = customer_hexes(settings, customers, 2000)
-    result["http"] = [
-        row
-        for w in args.workers
-        for row in over_http(settings, hexes, args.concurrency, args.total, w)
-    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        ids = Path(tmp) / "ids.txt"
+        ids.write_text("\n".join(customer_hexes(settings, customers, 2000)))
+        result["http"] = [row for w in args.workers for row in over_http(settings, ids, args, w)]
+        result["http_floor"] = [floor(ids, args, w) for w in args.workers]
     line = json.dumps(result)
     print(line)
     if args.json:
