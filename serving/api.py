@@ -140,17 +140,14 @@ def _answer(
         "customer_id": customer_hex.lower(),
         "model_version": state.model.version,
         "features_version": state.articles.version,
-        "items": [
-            {"article_id": i.article_id, "score": i.score, "rank": r, "source": i.source}
-            for r, i in enumerate(items, start=1)
-        ],
+        "items": _items(items),
     }
     return Response(json.dumps(body, separators=(",", ":")), media_type="application/json")
 
 
-def _items(items: list) -> list[Recommendation]:
-    """Response rows, ranked from 1."""
+def _items(items: list) -> list[dict]:
+    """Response rows (the :class:`Recommendation` shape), ranked from 1."""
     return [
-        Recommendation(article_id=i.article_id, score=i.score, rank=r, source=i.source)
+        {"article_id": i.article_id, "score": i.score, "rank": r, "source": i.source}
         for r, i in enumerate(items, start=1)
     ]
