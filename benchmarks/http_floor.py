@@ -1,9 +1,15 @@
 """The HTTP floor: the API's route answering a constant body of the same size, no work.
 
-``uvicorn benchmarks.http_floor:app`` serves ``GET /recommendations/{customer_id}`` (and
-``/health``) with a fixed 12-item answer shaped like the real one. Loaded exactly like
-``hm serve``, it shows what FastAPI on uvicorn and the load generator cost on this machine
-alone: the latency no ranking work can go below.
+Two apps serve ``GET /recommendations/{customer_id}`` (any other path: ``{"status": "ok"}``,
+so ``/health`` answers) with a fixed 12-item answer shaped like the real one, the id echoed:
+
+- ``benchmarks.http_floor:app``: on FastAPI, as ``hm serve`` is;
+- ``benchmarks.http_floor:bare``: a bare ASGI callable, no routing, validation or response
+  machinery.
+
+Loaded exactly like ``hm serve`` (``uvicorn benchmarks.http_floor:app``), they show what the
+web stack and the load generator cost on this machine alone: the latency no ranking work can
+go below.
 """
 
 from __future__ import annotations
@@ -17,19 +23,35 @@ ITEMS = [
     {"article_id": 700000000 + i, "score": 0.5, "rank": i + 1, "source": "twotower"}
     for i in range(12)
 ]
-BODY = {"customer_id": "0" * 64, "model_version": "1", "features_version": "x", "items": ITEMS}
+HEADERS = [(b"content-type", b"application/json")]
+
+
+def body(customer_id: str) -> bytes:
+    """The constant answer for ``customer_id``."""
+    answer = {"customer_id": customer_id, "model_version": "1", "features_version": "x"}
+    return json.dumps({**answer, "items": ITEMS}, separators=(",", ":")).encode()
+
 
 app = FastAPI(title="hm-recsys HTTP floor")
 
 
 @app.get("/recommendations/{customer_id}")
 async def recommendations(customer_id: str) -> Response:
-    """The constant answer (the id is only echoed)."""
-    body = {**BODY, "customer_id": customer_id}
-    return Response(json.dumps(body, separators=(",", ":")), media_type="application/json")
+    """The constant answer."""
+    return Response(body(customer_id), media_type="application/json")
 
 
 @app.get("/health")
 async def health() -> dict:
     """Always up."""
     return {"status": "ok"}
+
+
+async def bare(scope: dict, receive, send) -> None:
+    """The same answers as a bare ASGI app."""
+    if scope["type"] != "http":
+        return
+    head, _, customer_id = scope["path"].rpartition("/")
+    content = body(customer_id) if head == "/recommendations" else b'{"status":"ok"}'
+    await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+    await send({"type": "http.response.body", "body": content})

@@ -81,7 +81,7 @@ async def open_loop(url: str, ids: list[str], rate: float, concurrency: int, tot
 
         async def one(i: int, due: float) -> None:
             async with slots:
-                await client(session, url, ids[i % len(ids) :], 1, [], errors)
+                await client(session, url, [ids[i % len(ids)]], 1, [], errors)
             lat.append(time.perf_counter() - due)
 
         start = time.perf_counter()

@@ -268,11 +268,18 @@ def render_serving() -> str:
         rows.append(_latency_row(scale, f"`Recommender.recommend`, {n:.0f} candidates", ours))
         rows.append(_latency_row(scale, "the same, first touch of the candidate pages", first))
         rows.append(_latency_row(scale, "naive: Feast SDK `get_online_features`, same rows", sdk))
-        for h in [*r["http"], *r.get("http_floor", [])]:
-            rows.append(
-                _latency_row(scale, _http_label(h), h, f"{h['rps']:.0f} req/s", h["errors"])
-            )
+        rows += _http_rows(scale, [*r["http"], *r.get("http_floor", [])])
+    floor = RESULTS / "http_floor.json"  # `python -m benchmarks.serving_latency --floor-only`
+    if floor.exists():
+        rows += _http_rows("any", json.loads(floor.read_text())["http_floor"])
     return "\n".join(rows)
+
+
+def _http_rows(scale: str, runs: list[dict]) -> list[str]:
+    """Table rows of HTTP load runs."""
+    return [
+        _latency_row(scale, _http_label(h), h, f"{h['rps']:.0f} req/s", h["errors"]) for h in runs
+    ]
 
 
 def _http_label(h: dict) -> str:
@@ -282,7 +289,7 @@ def _http_label(h: dict) -> str:
     else:
         load = f"{h['concurrency']} concurrent"
     if h.get("floor"):
-        return f"floor: constant answer, {load}, {h['workers']} worker(s)"
+        return f"floor: constant answer ({h['floor']}), {load}, {h['workers']} worker(s)"
     return f"HTTP GET, {load}, {h['workers']} worker(s)"
 
 

@@ -7,8 +7,9 @@
 3. HTTP: ``hm serve`` in its own process, the load generator (:mod:`benchmarks.http_load`) in
    another: closed loop at each ``--concurrency``, then open loop at each ``--rates`` (Poisson
    arrivals, at most the largest concurrency in flight), for 1 and 2 workers.
-4. The floor: :mod:`benchmarks.http_floor` (the same route answering a constant body) under the
-   same closed-loop load, i.e. what HTTP alone costs on this machine.
+4. The floor: :mod:`benchmarks.http_floor` (the same route answering a constant body, on
+   FastAPI and as a bare ASGI app) under the same closed-loop load, i.e. what HTTP alone costs
+   on this machine.
 Prints one JSON line (and writes it to ``--json``).
 """
 
@@ -156,13 +157,17 @@ def over_http(settings: Settings, ids: Path, args: argparse.Namespace, workers: 
     return out
 
 
-def floor(ids: Path, args: argparse.Namespace, workers: int) -> dict:
-    """The constant-answer app (:mod:`benchmarks.http_floor`) at the largest closed-loop level."""
-    cmd = [sys.executable, "-m", "uvicorn", "benchmarks.http_floor:app", "--no-access-log"]
-    cmd += ["--log-level", "warning"]
-    with served(cmd, dict(os.environ), workers) as url:
-        row = load(url, ids, max(args.concurrency), 2 * args.total)
-    return {**row, "workers": workers, "floor": True}
+def floor(ids: Path, args: argparse.Namespace, workers: int) -> list[dict]:
+    """The constant-answer apps (:mod:`benchmarks.http_floor`, FastAPI and bare ASGI) at the
+    largest closed-loop level."""
+    rows = []
+    for name, target in (("FastAPI", "app"), ("bare ASGI", "bare")):
+        cmd = [sys.executable, "-m", "uvicorn", f"benchmarks.http_floor:{target}"]
+        cmd += ["--no-access-log", "--log-level", "warning"]
+        with served(cmd, dict(os.environ), workers) as url:
+            row = load(url, ids, max(args.concurrency), 2 * args.total)
+        rows.append({**row, "workers": workers, "floor": name})
+    return rows
 
 
 def customer_hexes(settings: Settings, customers: np.ndarray, n: int) -> list[str]:
@@ -178,16 +183,17 @@ def customer_hexes(settings: Settings, customers: np.ndarray, n: int) -> list[st
     return frame[schema.CUSTOMER_HEX].sample(min(n, len(frame)), random_state=0).tolist()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--reps", type=int, default=1000)
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 10, 50])
-    parser.add_argument("--total", type=int, default=5000)
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--rates", type=float, nargs="+", default=[50, 100, 150, 200, 300])
-    parser.add_argument("--seconds", type=float, default=15.0, help="length of an open-loop run")
-    parser.add_argument("--json", type=Path, default=None)
-    args = parser.parse_args()
+def floor_only(args: argparse.Namespace) -> dict:
+    """Only the floor apps, on random ids (they need no project home)."""
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        ids = Path(tmp) / "ids.txt"
+        ids.write_text("\n".join(f"{rng.integers(2**63):064x}" for _ in range(2000)))
+        return {"http_floor": [row for w in args.workers for row in floor(ids, args, w)]}
+
+
+def measure_all(args: argparse.Namespace) -> dict:
+    """Materialize if needed, then in process, over HTTP and the floor, on the settings' home."""
     settings = get_settings()
     result = {"materialize_s": round(ensure_materialized(settings), 1)}
     inproc, customers = in_process(settings, args.reps)
@@ -196,9 +202,23 @@ def main() -> None:
         ids = Path(tmp) / "ids.txt"
         ids.write_text("\n".join(customer_hexes(settings, customers, 2000)))
         result["http"] = [row for w in args.workers for row in over_http(settings, ids, args, w)]
-        result["http_floor"] = [floor(ids, args, w) for w in args.workers]
-    line = json.dumps(result)
-    print(line)
+        result["http_floor"] = [row for w in args.workers for row in floor(ids, args, w)]
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--reps", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 10, 50])
+    parser.add_argument("--total", type=int, default=5000)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--rates", type=float, nargs="+", default=[50, 100, 150, 200, 300])
+    parser.add_argument("--seconds", type=float, default=15.0, help="length of an open-loop run")
+    parser.add_argument("--floor-only", action="store_true", help="only the floor apps")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    result = floor_only(args) if args.floor_only else measure_all(args)
+    print(json.dumps(result))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
 
