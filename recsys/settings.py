@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     on_sale_days: int | None = Field(
         56, description="The server shows articles sold in these last days only (unset: all)."
     )
+    serve_precompute: bool = Field(
+        True,
+        description="Rank every customer's context-free list when a serving state is built, so "
+        "GET /recommendations answers from memory; requests with context rank in real time.",
+    )
 
     @cached_property
     def paths(self) -> ProjectHome:

@@ -79,11 +79,11 @@ class FeatureLayout:
                 out[:, j] = encode(articles.strings[:, col], vocab or [])
         return out
 
-    def customer_row(self, customer: Block) -> np.ndarray:
-        """The customer's ranker values in ``self.customer`` then ``customer_strings`` order."""
-        numeric = customer.values[0, self.customer[1]].astype(np.float32)
-        strings = [encode(customer.strings[0, [c]], v)[0] for _, c, v in self.customer_strings]
-        return np.concatenate([numeric, np.asarray(strings, np.float32)])
+    def customer_rows(self, customers: Block) -> np.ndarray:
+        """Each customer's ranker values in ``self.customer`` then ``customer_strings`` order."""
+        numeric = customers.values[:, self.customer[1]].astype(np.float32)
+        strings = [encode(customers.strings[:, c], v) for _, c, v in self.customer_strings]
+        return np.column_stack([numeric, *strings]).astype(np.float32, copy=False)
 
 
 def _pairs(pairs: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
@@ -97,7 +97,11 @@ def _pairs(pairs: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
 def assemble(
     layout: FeatureLayout, block: np.ndarray, customer: np.ndarray, articles: np.ndarray
 ) -> np.ndarray:
-    """The (candidates x features) float32 matrix; ``articles``: article-table rows, per row."""
+    """The (candidates x features) float32 matrix.
+
+    ``customer``: one row of :meth:`FeatureLayout.customer_rows` for all candidates, or one per
+    candidate; ``articles``: article-table rows, one per candidate.
+    """
     out = np.full((len(block), layout.n_features), np.nan, np.float32)
     out[:, layout.block[0]] = block[:, layout.block[1]]
     positions = np.r_[layout.customer[0], [p for p, _, _ in layout.customer_strings]]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,6 +19,9 @@ from recsys.ranking.candidate_store import CandidateStore
 from recsys.ranking.package import RecommenderPackage
 from recsys.settings import Settings
 from serving.assemble import FeatureLayout
+
+if TYPE_CHECKING:
+    from serving.answers import Answers
 
 log = logging.getLogger(__name__)
 ON_SALE_FEATURE = "a_days_since_last_sale"
@@ -85,11 +89,12 @@ def article_table(
 
 @dataclass(frozen=True)
 class ServingState:
-    """One consistent (model, layout, article table) triple."""
+    """One consistent (model, layout, article table), with its answers ranked ahead if any."""
 
     model: ServingModel
     layout: FeatureLayout
     articles: ArticleTable
+    answers: Answers | None = None
 
 
 def serving_state(

@@ -17,20 +17,20 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
 from recsys.features.online import OnlineFeatures
 from recsys.features.store import Online
-from recsys.ranking.batch import dormant_recommendations
-from recsys.ranking.package import FALLBACK
 from recsys.ranking.recommend import K
 from recsys.retrieval.content import ContentRetriever
 from recsys.retrieval.itemgraph import ItemGraphRetriever
 from recsys.settings import Settings
-from serving.assemble import assemble
+from serving.answers import ranked_ahead
 from serving.model import ServingModel, ServingState, serving_state
-from serving.rules import Item, allowed, interleave, top_up
+from serving.rules import Item, allowed
+from serving.scoring import best_items, cold_items, finish, on_sale_check, score_rows
 
 log = logging.getLogger(__name__)
 VIEWING, CART = "similar_to_viewed", "bought_with_cart"
@@ -46,9 +46,15 @@ class Recommender:
         redis: str | None = None,
         refresh_s: float = 5.0,
         on_sale_days: int | None = 56,
+        precompute: bool | None = None,
     ) -> None:
-        """Load the champion and the article table now (raises :class:`NoChampion` if none)."""
+        """Load the champion and the article table now (raises :class:`NoChampion` if none).
+
+        ``precompute`` (default: ``settings.serve_precompute``) ranks every customer's
+        context-free list whenever a state is built (:mod:`serving.answers`).
+        """
         self.settings, self.refresh_s, self.on_sale_days = settings, refresh_s, on_sale_days
+        self.precompute = settings.serve_precompute if precompute is None else precompute
         self.reader = OnlineFeatures(settings, online, redis)  # request path: customer rows
         self.watched = OnlineFeatures(settings, online, redis, refresh_s=0)  # watcher: articles
         self.state = self._build(ServingModel.load(settings))
@@ -57,8 +63,13 @@ class Recommender:
         self._thread: threading.Thread | None = None
 
     def _build(self, model: ServingModel) -> ServingState:
-        probe = self.reader.customer(-1)
-        return serving_state(model, self.watched, probe, self.on_sale_days)
+        """A complete state for ``model`` (built by the watcher beside the live one)."""
+        state = serving_state(model, self.watched, self.watched.customer(-1), self.on_sale_days)
+        if not self.precompute:
+            return state
+        root = self.settings.paths.root / "serving" / "answers"
+        answers = ranked_ahead(state, self.watched, self.settings.threads, root)
+        return replace(state, answers=answers)
 
     # -- requests --------------------------------------------------------------------------------
     def recommend(
@@ -71,52 +82,27 @@ class Recommender:
     ) -> list[Item]:
         """Top ``k`` for ``customer_id``; ``cart`` and ``viewing`` are never shown, context leads.
 
+        Always ranks in real time (the state's precomputed answers serve HTTP GETs only).
         ``state`` defaults to the live one, read once: a swap never splits a request.
         """
         state = state or self.state
         exclude = {int(a) for a in [*cart, *([] if viewing is None else [viewing])]}
-        on_sale = _on_sale(state)
         wanted = k + len(exclude)
-        personal = self._ranked(state, customer_id, wanted) or self._cold(
+        personal = self._ranked(state, customer_id, wanted) or cold_items(
             state, customer_id, wanted
         )
-        personal = list(allowed(personal, exclude, on_sale))
-        context = list(allowed(self._context(state, viewing, list(cart), k), exclude, on_sale))
-        items = interleave(context, personal, k) if context else personal[:k]
-        return top_up(items, allowed(_popular(state), exclude, on_sale), k)
+        context = self._context(state, viewing, list(cart), k)
+        return finish(state, personal, context, exclude, k)
 
     def _ranked(self, state: ServingState, customer_id: int, k: int) -> list[Item]:
         """The ranker's order over the customer's precomputed candidates (empty if none)."""
         articles, block = state.model.candidates.get(int(customer_id))
         if len(articles) == 0:
             return []
-        layout, table = state.layout, state.articles
-        rows, known = table.rows(np.asarray(articles, np.int64))
-        art = table.matrix[rows]
-        art[~known] = np.nan
-        customer = layout.customer_row(self.reader.customer(int(customer_id)))
-        matrix = assemble(layout, np.asarray(block), customer, art)
-        ranker = state.model.package.ranker
-        scores = ranker.booster.predict(  # one thread: a request's 200 rows are too few to split
-            matrix, num_iteration=ranker.best_iteration or None, num_threads=1
-        )
-        order = np.lexsort((articles, -scores))
-        order = order[(known & table.on_sale[rows])[order]][:k]  # on sale, best first
-        names = [*state.model.package.union.source_names, FALLBACK]
-        codes = block[order, state.model.candidates.columns.index("best_source")]
-        return [
-            Item(int(articles[i]), float(np.float32(scores[i])), names[int(c)])
-            for i, c in zip(order, codes, strict=True)
-        ]
-
-    def _cold(self, state: ServingState, customer_id: int, k: int) -> list[Item]:
-        """Age-bucket best sellers for a customer without candidates (unknown or dormant)."""
-        package = state.model.package
-        frame = dormant_recommendations(package.union, package.popular, np.array([customer_id]), k)
-        return [
-            Item(int(a), float(s) if s == s else 0.0, str(src))
-            for a, s, src in zip(frame["article_id"], frame["score"], frame["source"], strict=True)
-        ]
+        customer = state.layout.customer_rows(self.reader.customer(int(customer_id)))
+        # one thread: a request's 200 rows are too few to split
+        scores = score_rows(state, articles, block, customer, threads=1)
+        return best_items(state, articles, block, scores, k)
 
     def _context(
         self, state: ServingState, viewing: int | None, cart: list[int], k: int
@@ -142,7 +128,7 @@ class Recommender:
         """A product page's similar items (on sale, the article itself excluded)."""
         state = self.state
         items = self._context(state, int(article_id), [], k)
-        return list(allowed(items, {int(article_id)}, _on_sale(state)))[:k]
+        return list(allowed(items, {int(article_id)}, on_sale_check(state)))[:k]
 
     def knows_article(self, article_id: int) -> bool:
         """True if the article is in the online store's article table."""
@@ -200,25 +186,9 @@ class Recommender:
             "customers_with_candidates": int(len(state.model.candidates.customers)),
             "articles": int(len(state.articles.ids)),
             "articles_on_sale": int(state.articles.on_sale.sum()),
+            "answers_ranked_ahead": 0 if state.answers is None else len(state.answers.customers),
             "swaps": self.swaps,
         }
-
-
-def _on_sale(state: ServingState):
-    """A predicate: is this article on sale in ``state``'s article table?"""
-    table = state.articles
-
-    def check(article_id: int) -> bool:
-        i = int(np.searchsorted(table.ids, article_id))
-        return i < len(table.ids) and table.ids[i] == article_id and bool(table.on_sale[i])
-
-    return check
-
-
-def _popular(state: ServingState) -> list[Item]:
-    """The package's best sellers as fallback items."""
-    popular = state.model.package.popular
-    return [Item(int(a), 0.0, FALLBACK) for a in popular["article_id"]]
 
 
 def _items(frame, source: str) -> list[Item]:

@@ -145,7 +145,13 @@ class OnlineFeatures:
 
     def customer(self, customer_id: int) -> Block:
         """One customer's features (one row), read from the online store."""
-        return read_block(self.store, self.customer_views, "customer_id", [int(customer_id)])
+        return self.customers([int(customer_id)])
+
+    def customers(self, customer_ids: list[int] | np.ndarray) -> Block:
+        """Many customers' features (a row each, in order), read from the online store in bulk."""
+        return read_block(
+            self.store, self.customer_views, "customer_id", [int(c) for c in customer_ids]
+        )
 
     def articles(self, article_ids: list[int] | np.ndarray) -> Block:
         """Cached article features, one row per requested id (unknown ids: NaN, found False)."""

@@ -176,13 +176,21 @@ class PopularityRetriever(Retriever):
         if self.mode == "age_bucket":
             self._lists.update(customers=cust, customer_segment=cust_seg)
 
+    def segment_table(self) -> tuple[np.ndarray, np.ndarray]:
+        """(sorted customer ids, their segment): whose list is which; anyone else gets 0."""
+        if self.mode != "age_bucket":
+            return np.zeros(0, np.int64), np.zeros(0, np.int8)
+        return self._lists["customers"], self._lists["customer_segment"]
+
+    def segments_of(self, customers: np.ndarray) -> np.ndarray:
+        """The segment whose list each of ``customers`` gets (0: the global list)."""
+        ids, segments = self.segment_table()
+        if len(ids) == 0:
+            return np.zeros(len(customers), np.int8)
+        return lookup_segment(ids, segments, np.asarray(customers, np.int64))
+
     def _retrieve(self, customers: np.ndarray, k: int, context: np.ndarray) -> pd.DataFrame:
-        seg = np.zeros(len(customers), np.int8)
-        if self.mode == "age_bucket" and len(self._lists["customers"]):
-            seg = lookup_segment(
-                self._lists["customers"], self._lists["customer_segment"], customers
-            )
-        return repeat_lists(customers, seg, self._lists, k)
+        return repeat_lists(customers, self.segments_of(customers), self._lists, k)
 
     def _save_state(self, path: Path) -> None:
         save_arrays(path, self.kind, **self._lists)

@@ -75,3 +75,13 @@ def test_k_and_per_segment_cap_the_list() -> None:
     model = PopularityRetriever(mode="global", per_segment=2).fit(HISTORY)
     assert lists(model.retrieve([1], k=10))[1] == [1, 2]
     assert lists(model.retrieve([1], k=1))[1] == [1]
+
+
+def test_segments_of_says_whose_list_each_customer_gets() -> None:
+    model = PopularityRetriever(mode="age_bucket", days=7).fit(HISTORY)
+    want = age_segment(np.array([AGES[1], AGES[3], AGES[4]], np.float32))
+    assert model.segments_of(np.array([1, 3, 4])).tolist() == want.tolist()
+    assert model.segments_of(np.array([99])).tolist() == [0]  # unknown: the global list
+    flat = PopularityRetriever(mode="global", days=7).fit(HISTORY)
+    assert flat.segments_of(np.array([1, 3, 99])).tolist() == [0, 0, 0]
+    assert len(flat.segment_table()[0]) == 0

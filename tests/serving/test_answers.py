@@ -1,0 +1,90 @@
+"""Answers ranked ahead per state: the same lists as ranking in real time, for every customer."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from recsys.data.ids import customer_key
+from recsys.ranking.recommend import K
+from recsys.settings import Settings
+from serving.answers import Answers, render_items, state_key
+from serving.api import _items
+from serving.recommender import Recommender
+from serving.scoring import cold_items, finish
+from tests.serving.test_recommender import UNKNOWN
+
+
+@pytest.fixture(scope="module")
+def rec(served: Settings) -> Recommender:
+    """On-sale window on, so that the rules filter and top up some lists."""
+    return Recommender(served, on_sale_days=21)
+
+
+def real_time(rec: Recommender, customer_id: int, k: int) -> str:
+    """The items JSON of a real-time ranking, as the API writes it."""
+    return json.dumps(_items(rec.recommend(customer_id, k)), separators=(",", ":"))
+
+
+def ahead(answers: Answers, customer_id: int, k: int) -> str:
+    """The items JSON answered ahead."""
+    return "[" + ",".join(answers.items_json(customer_id, k) or ["MISSING"]) + "]"
+
+
+def test_every_customer_gets_the_real_time_list(rec: Recommender) -> None:
+    answers = rec.state.answers
+    assert answers is not None
+    store = rec.state.model.candidates
+    assert len(store.customers) > 100
+    for cid in [*store.customers, customer_key(UNKNOWN), customer_key("0" * 64)]:
+        assert ahead(answers, int(cid), K) == real_time(rec, int(cid), K), cid
+    assert (answers.lengths == K).all()  # every list full, topped up where the rules cut it
+
+
+def test_a_customer_without_candidates_gets_their_age_buckets_list(rec: Recommender) -> None:
+    state, answers = rec.state, rec.state.answers
+    assert answers is not None and len(answers.cold) > 2  # the global list and age buckets
+    for code, want in answers.cold.items():
+        members = answers.segment_ids[answers.segment_codes == code][:15]
+        for cid in members:  # customers of the bucket as if they had no candidates
+            items = finish(state, cold_items(state, int(cid), K), [], set(), K)
+            assert tuple(render_items(items)) == want, (code, cid)
+
+
+def test_a_smaller_k_is_the_same_prefix_as_ranking_for_it(rec: Recommender) -> None:
+    answers = rec.state.answers
+    assert answers is not None
+    for cid in [*rec.state.model.candidates.customers[:20], customer_key(UNKNOWN)]:
+        for k in (1, 5):
+            assert ahead(answers, int(cid), k) == real_time(rec, int(cid), k)
+    assert answers.items_json(int(rec.state.model.candidates.customers[0]), K + 1) is None
+
+
+def test_the_rules_hold_in_every_answer(rec: Recommender) -> None:
+    answers = rec.state.answers
+    assert answers is not None
+    on_sale = set(rec.state.articles.ids[rec.state.articles.on_sale].tolist())
+    for row, length in zip(answers.articles, answers.lengths, strict=True):
+        listed = row[:length].tolist()
+        assert len(set(listed)) == len(listed) and set(listed) <= on_sale
+
+
+def test_precompute_off_leaves_no_answers(served: Settings) -> None:
+    rec = Recommender(served, on_sale_days=None, precompute=False)
+    assert rec.state.answers is None and rec.health()["answers_ranked_ahead"] == 0
+
+
+def test_answers_are_written_once_per_state_and_shared(served: Settings, rec: Recommender) -> None:
+    root = served.paths.root / "serving" / "answers"
+    key = state_key(rec.state)
+    folder = root / key
+    written = folder.stat().st_mtime_ns
+    again = Recommender(served, on_sale_days=21)  # a restart, or a second worker: loads them
+    assert state_key(again.state) == key and folder.stat().st_mtime_ns == written
+    assert again.state.answers is not None
+    for name in ("customers", "articles", "scores", "sources", "lengths"):
+        assert np.array_equal(getattr(again.state.answers, name), getattr(rec.state.answers, name))
+    other = Recommender(served, on_sale_days=None)  # another on-sale set: another state
+    assert state_key(other.state) != key and (root / state_key(other.state)).is_dir()
