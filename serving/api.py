@@ -3,7 +3,9 @@
 ``GET /recommendations/{customer_id}``, ``POST /recommendations`` (with ``cart`` and
 ``viewing``), ``GET /articles/{article_id}/similar``, ``GET /health``. Customer ids are Kaggle's
 64-hex strings; a malformed id or an unknown article gets a 4xx naming the field, never a 500;
-a well-formed but unknown customer gets cold-start recommendations.
+a well-formed but unknown customer gets cold-start recommendations. ``hm serve`` runs
+:func:`create_server`: this app behind :class:`serving.front.Front`, which answers context-free
+GETs from the answers ranked ahead (the same bytes as the route here).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from recsys.ranking.recommend import K
+from serving.front import Front
 from serving.recommender import Recommender
 
 HEX = r"^[0-9a-fA-F]{64}$"
@@ -73,6 +76,12 @@ def create_app(recommender: Recommender | None = None, watch: bool = True) -> Fa
     app.add_exception_handler(RequestValidationError, _invalid)
     _routes(app)
     return app
+
+
+def create_server(recommender: Recommender | None = None, watch: bool = True) -> Front:
+    """What ``hm serve`` runs: :func:`create_app` behind :class:`serving.front.Front`, which
+    answers context-free GETs from the answers ranked ahead of time."""
+    return Front(create_app(recommender, watch))
 
 
 async def _invalid(_request, exc: RequestValidationError) -> JSONResponse:

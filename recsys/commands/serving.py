@@ -9,7 +9,7 @@ from recsys.settings import Settings
 
 
 def run_serve(settings: Settings, host: str, port: int, workers: int) -> None:
-    """Start uvicorn on ``serving.api:create_app`` (HM_HOME passed on to the workers)."""
+    """Start uvicorn on ``serving.api:create_server`` (HM_HOME passed on to the workers)."""
     import uvicorn
 
     from recsys import registry
@@ -22,7 +22,7 @@ def run_serve(settings: Settings, host: str, port: int, workers: int) -> None:
     os.environ["HM_HOME"] = str(settings.paths.root)
     console.print(f"serving on http://{host}:{port} (OpenAPI page: http://{host}:{port}/docs)")
     uvicorn.run(
-        "serving.api:create_app",
+        "serving.api:create_server",
         factory=True,
         host=host,
         port=port,

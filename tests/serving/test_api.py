@@ -11,14 +11,15 @@ from fastapi.testclient import TestClient
 
 from recsys import registry
 from recsys.settings import Settings
-from serving.api import Recommendations, create_app
+from serving.api import Recommendations, create_app, create_server
 from serving.recommender import Recommender
 from tests.serving.test_recommender import UNKNOWN, submission
 
 
 @pytest.fixture(scope="module")
 def client(served: Settings):
-    app = create_app(Recommender(served, on_sale_days=None), watch=False)
+    """What `hm serve` runs: the front (answers ranked ahead) before the FastAPI app."""
+    app = create_server(Recommender(served, on_sale_days=None), watch=False)
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
 
@@ -33,6 +34,27 @@ def test_get_matches_the_batch_list(served: Settings, client: TestClient) -> Non
         assert body["model_version"] == "1" and [i["rank"] for i in body["items"]] == list(
             range(1, 13)
         )
+
+
+def test_the_front_writes_what_the_fastapi_route_writes(served: Settings) -> None:
+    rec = Recommender(served, on_sale_days=None)
+    ranked = []
+    recommend = rec.recommend
+    rec.recommend = lambda *a, **kw: ranked.append(a) or recommend(*a, **kw)  # count real-time
+    hexes = submission(served)["customer_id_hex"].head(8).tolist()
+    with (
+        TestClient(create_server(rec, watch=False)) as fast,
+        TestClient(create_app(rec, watch=False)) as plain,
+    ):
+        for url in [f"/recommendations/{h}{q}" for h in [*hexes, UNKNOWN] for q in ("", "?k=3")]:
+            answer = fast.get(url)
+            assert answer.status_code == 200 and not ranked  # answered ahead, nothing ranked
+            assert answer.content == plain.get(url).content, url
+            assert answer.headers["content-type"] == "application/json"
+            ranked.clear()
+        for url in [f"/recommendations/{hexes[0]}?k=40", f"/recommendations/{UNKNOWN.upper()}"]:
+            assert fast.get(url).content == plain.get(url).content  # FastAPI's turn
+        assert ranked
 
 
 def test_post_with_cart_and_viewing(served: Settings, client: TestClient) -> None:
@@ -95,7 +117,7 @@ def test_champion_swap_over_http_loses_no_request(served: Settings) -> None:
 
     rec = Recommender(served, refresh_s=0.05, on_sale_days=None)
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(rec), port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(create_server(rec), port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
