@@ -156,7 +156,9 @@ def serve(
 
     Endpoints: GET /recommendations/{customer_id}, POST /recommendations (cart, viewing),
     GET /articles/{id}/similar, GET /health; the OpenAPI page is /docs. A new champion or a new
-    materialization is picked up live (HM_SERVE_REFRESH_S).
+    materialization is picked up live (HM_SERVE_REFRESH_S). Every customer's list without
+    context is ranked ahead once per champion and materialization (HM_SERVE_PRECOMPUTE, on by
+    default), so a plain GET answers from memory; requests with context rank per request.
     """
     from recsys.commands.serving import run_serve
 

@@ -29,6 +29,7 @@ import numpy as np
 from recsys.features.online import OnlineFeatures
 from recsys.ranking.recommend import K
 from recsys.retrieval.popularity import PopularityRetriever, lookup_segment
+from recsys.settings import Settings
 from serving.model import ServingState
 from serving.rules import Item
 from serving.scoring import best_items, cold_items, finish, score_rows
@@ -96,8 +97,13 @@ class Answers:
         return list(self.cold[_segment(self.segment_ids, self.segment_codes, customer_id)][:k])
 
 
+def answers_root(settings: Settings) -> Path:
+    """Where a home keeps its answers ranked ahead."""
+    return settings.paths.root / "serving" / "answers"
+
+
 def ranked_ahead(
-    state: ServingState, features: OnlineFeatures, threads: int, root: Path
+    state: ServingState, features: OnlineFeatures, threads: int, root: Path, progress: bool = False
 ) -> Answers:
     """``state``'s answers from ``root`` (shared by workers and restarts), computed if missing.
 
@@ -109,7 +115,7 @@ def ranked_ahead(
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (path / "meta.json").exists():
             return Answers.load(path)
-        answers = precompute(state, features, threads)
+        answers = precompute(state, features, threads, progress)
         answers.save(path)
     _prune(root)
     return answers
@@ -139,8 +145,12 @@ def _prune(root: Path) -> None:
         (root / f"{old.name}.lock").unlink(missing_ok=True)
 
 
-def precompute(state: ServingState, features: OnlineFeatures, threads: int) -> Answers:
+def precompute(
+    state: ServingState, features: OnlineFeatures, threads: int, progress: bool = False
+) -> Answers:
     """Rank every customer of ``state``'s candidate store, :data:`CHUNK` customers per call."""
+    from tqdm.auto import tqdm
+
     start = time.perf_counter()
     store = state.model.candidates
     n = len(store.customers)
@@ -148,7 +158,9 @@ def precompute(state: ServingState, features: OnlineFeatures, threads: int) -> A
     sources, lengths = np.zeros((n, K), np.uint8), np.zeros(n, np.uint8)
     names: dict[str, int] = {}
     ids, codes, cold = _segments(state)
+    bar = tqdm(total=n, desc="ranking customers ahead", unit="cust", disable=not progress)
     for lo in range(0, n, CHUNK):
+        bar.update(min(CHUNK, n - lo))
         for i, ranked in _ranked_chunk(state, features, lo, min(lo + CHUNK, n), threads):
             personal = ranked or cold[_segment(ids, codes, int(store.customers[i]))]
             items = finish(state, personal, [], set(), K)
@@ -156,6 +168,7 @@ def precompute(state: ServingState, features: OnlineFeatures, threads: int) -> A
             for j, item in enumerate(items):
                 articles[i, j], scores[i, j] = item.article_id, item.score
                 sources[i, j] = names.setdefault(item.source, len(names))
+    bar.close()
     log.info("ranked %d customers ahead in %.1f s", n, time.perf_counter() - start)
     cold_json = {c: render_items(finish(state, items, [], set(), K)) for c, items in cold.items()}
     return Answers(

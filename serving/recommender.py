@@ -27,7 +27,7 @@ from recsys.ranking.recommend import K
 from recsys.retrieval.content import ContentRetriever
 from recsys.retrieval.itemgraph import ItemGraphRetriever
 from recsys.settings import Settings
-from serving.answers import ranked_ahead
+from serving.answers import answers_root, ranked_ahead
 from serving.model import ServingModel, ServingState, serving_state
 from serving.rules import Item, allowed
 from serving.scoring import best_items, cold_items, finish, on_sale_check, score_rows
@@ -67,7 +67,7 @@ class Recommender:
         state = serving_state(model, self.watched, self.watched.customer(-1), self.on_sale_days)
         if not self.precompute:
             return state
-        root = self.settings.paths.root / "serving" / "answers"
+        root = answers_root(self.settings)
         answers = ranked_ahead(state, self.watched, self.settings.threads, root)
         return replace(state, answers=answers)
 

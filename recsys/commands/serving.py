@@ -19,6 +19,8 @@ def run_serve(settings: Settings, host: str, port: int, workers: int) -> None:
             f"no model has alias 'champion' in {settings.paths.root}",
             "train one first: `hm run` (or `hm retrain` / `hm pipeline`).",
         )
+    if settings.serve_precompute:
+        _rank_ahead(settings)
     os.environ["HM_HOME"] = str(settings.paths.root)
     console.print(f"serving on http://{host}:{port} (OpenAPI page: http://{host}:{port}/docs)")
     uvicorn.run(
@@ -29,3 +31,14 @@ def run_serve(settings: Settings, host: str, port: int, workers: int) -> None:
         workers=workers,
         log_level="warning",
     )
+
+
+def _rank_ahead(settings: Settings) -> None:
+    """Rank every customer's context-free list now, with a progress bar; the workers load it."""
+    from serving.answers import answers_root, ranked_ahead
+    from serving.recommender import Recommender
+
+    rec = Recommender(settings, on_sale_days=settings.on_sale_days, precompute=False)
+    root = answers_root(settings)
+    answers = ranked_ahead(rec.state, rec.watched, settings.threads, root, progress=True)
+    console.print(f"{len(answers.customers):,} customers' lists ranked ahead ({root})")
