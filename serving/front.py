@@ -15,7 +15,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from recsys.data.ids import HEX_LEN, customer_key
+from recsys.data.ids import HEX_LEN, checked_key
 from recsys.ranking.recommend import K
 from serving.model import ServingState
 
@@ -57,7 +57,7 @@ class Front:
         if recommender is None or recommender.state.answers is None:
             return None
         state: ServingState = recommender.state
-        items = state.answers.items_json(customer_key(hex_id), k)
+        items = state.answers.items_json(checked_key(hex_id), k)
         return None if items is None else body(state, hex_id, items)
 
 

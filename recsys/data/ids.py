@@ -55,4 +55,10 @@ def customer_key(hex_id: str) -> int:
     text = hex_id.strip().lower()
     if len(text) != HEX_LEN or any(c not in "0123456789abcdef" for c in text):
         raise ValueError(f"customer_id must be {HEX_LEN} hex characters, got {hex_id!r}")
-    return int(np.array(int(text[-KEY_HEX_DIGITS:], 16), dtype=np.uint64).view(np.int64))
+    return checked_key(text)
+
+
+def checked_key(hex_id: str) -> int:
+    """:func:`customer_key` of an id the caller has already checked to be 64 hex digits."""
+    key = int(hex_id[-KEY_HEX_DIGITS:], 16)
+    return key - (1 << 64) if key >= 1 << 63 else key
