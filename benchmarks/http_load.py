@@ -1,4 +1,5 @@
-"""HTTP load on ``GET /recommendations/{id}``, closed or open loop.
+"""HTTP load on ``GET /recommendations/{id}`` (or the POST with a viewed article), closed or open
+loop.
 
 Closed loop (default): ``concurrency`` clients each send requests back to back, so latency is
 ``concurrency / throughput`` once the server is saturated. Open loop (``--rate R``): requests
@@ -20,12 +21,22 @@ from pathlib import Path
 import numpy as np
 
 
+def request(session, url: str, entry: str):
+    """``GET /recommendations/{id}`` for an entry ``id``; for ``id article`` the POST with
+    ``viewing``: a product page, ranked in real time."""
+    customer, _, viewing = entry.partition(" ")
+    if viewing:
+        body = {"customer_id": customer, "viewing": int(viewing)}
+        return session.post(f"{url}/recommendations", json=body)
+    return session.get(f"{url}/recommendations/{customer}")
+
+
 async def client(session, url: str, ids: list[str], n: int, lat: list, errors: list) -> None:
-    """One closed-loop client: ``n`` GETs of /recommendations/{id}, ids cycled."""
+    """One closed-loop client: ``n`` requests (see :func:`request`), entries cycled."""
     for i in range(n):
         start = time.perf_counter()
         try:
-            async with session.get(f"{url}/recommendations/{ids[i % len(ids)]}") as r:
+            async with request(session, url, ids[i % len(ids)]) as r:
                 await r.read()
                 if r.status != 200:
                     errors.append(r.status)
@@ -97,12 +108,17 @@ async def open_loop(url: str, ids: list[str], rate: float, concurrency: int, tot
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("url")
-    parser.add_argument("--ids", type=Path, required=True, help="file: one customer hex per line")
+    parser.add_argument(
+        "--ids",
+        type=Path,
+        required=True,
+        help="file: one customer hex per line (GET), or 'hex article_id' (POST with viewing)",
+    )
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--total", type=int, default=5000)
     parser.add_argument("--rate", type=float, default=None, help="open loop: arrivals per second")
     args = parser.parse_args()
-    ids = args.ids.read_text().split()
+    ids = [line.strip() for line in args.ids.read_text().splitlines() if line.strip()]
     if args.rate:
         result = asyncio.run(open_loop(args.url, ids, args.rate, args.concurrency, args.total))
     else:

@@ -267,6 +267,9 @@ def render_serving() -> str:
         first = r["in_process"]["recommend_first_touch"]
         rows.append(_latency_row(scale, f"`Recommender.recommend`, {n:.0f} candidates", ours))
         rows.append(_latency_row(scale, "the same, first touch of the candidate pages", first))
+        if "recommend_viewing" in r["in_process"]:
+            label = "`Recommender.recommend` with a viewed article (similar items + ranking)"
+            rows.append(_latency_row(scale, label, r["in_process"]["recommend_viewing"]))
         rows.append(_latency_row(scale, "naive: Feast SDK `get_online_features`, same rows", sdk))
         rows += _http_rows(scale, [*r["http"], *r.get("http_floor", [])])
     floor = RESULTS / "http_floor.json"  # `python -m benchmarks.serving_latency --floor-only`
@@ -290,7 +293,15 @@ def _http_label(h: dict) -> str:
         load = f"{h['concurrency']} concurrent"
     if h.get("floor"):
         return f"floor: constant answer ({h['floor']}), {load}, {h['workers']} worker(s)"
-    return f"HTTP GET, {load}, {h['workers']} worker(s)"
+    route = ROUTES.get(h.get("route", ""), "HTTP GET")
+    return f"{route}, {load}, {h['workers']} worker(s)"
+
+
+ROUTES = {
+    "GET ahead": "**HTTP GET, answered ahead** (`hm serve` default)",
+    "GET real time": "HTTP GET ranked per request (`HM_SERVE_PRECOMPUTE=false`)",
+    "POST viewing": "HTTP POST with a viewed article (ranked per request)",
+}
 
 
 def _latency_row(scale: str, label: str, p: dict, rate: str = "", errors: object = "") -> str:

@@ -1,12 +1,16 @@
 """Serving latency on a home with a champion: in process, and over HTTP under concurrent load.
 
 1. Materializes the champion's cutoff into the online store if it is not live yet (timed).
-2. In process: ``Recommender.recommend`` for random customers with precomputed candidates, next
-   to the naive path on the same rows in the same run: the plain Feast SDK
-   ``get_online_features`` (service ``ranker_v1``) for the customer and its candidate articles.
+2. In process: ``Recommender.recommend`` (ranking in real time) for random customers with
+   precomputed candidates, without and with a viewed article, next to the naive path on the
+   same rows in the same run: the plain Feast SDK ``get_online_features`` (service
+   ``ranker_v1``) for the customer and its candidate articles; and the time to rank every
+   customer's context-free list ahead (:mod:`serving.answers`, done once per serving state).
 3. HTTP: ``hm serve`` in its own process, the load generator (:mod:`benchmarks.http_load`) in
-   another: closed loop at each ``--concurrency``, then open loop at each ``--rates`` (Poisson
-   arrivals, at most the largest concurrency in flight), for 1 and 2 workers.
+   another, for 1 and 2 workers: GET (answered ahead) in closed loop at each ``--concurrency``;
+   the POST with a viewed article (ranked in real time) in closed loop, then open loop at each
+   ``--rates`` (Poisson arrivals, at most the largest concurrency in flight); GET with answers
+   ahead turned off (ranked in real time) in closed loop.
 4. The floor: :mod:`benchmarks.http_floor` (the same route answering a constant body, on
    FastAPI and as a bare ASGI app) under the same closed-loop load, i.e. what HTTP alone costs
    on this machine.
@@ -59,18 +63,20 @@ def timed(fn, args: list) -> list[float]:
     return out
 
 
-def in_process(settings: Settings, reps: int) -> tuple[dict, np.ndarray]:
-    """Recommender vs Feast SDK on the same (customer, candidate articles); also the customers.
+def in_process(settings: Settings, reps: int) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Recommender vs Feast SDK on the same (customer, candidate articles), and with a viewed
+    article; also the customers and the articles on sale.
 
     The recommender is timed twice over the same customers: the first pass touches their
     candidate rows for the first time (page faults on the memory-mapped store, as after a
     deploy), the second is the steady state of a running server.
     """
     from recsys.features import store
+    from serving.answers import precompute
     from serving.recommender import Recommender
 
     start = time.perf_counter()
-    rec = Recommender(settings, on_sale_days=settings.on_sale_days)
+    rec = Recommender(settings, on_sale_days=settings.on_sale_days, precompute=False)
     load = time.perf_counter() - start
     fs = store.open_store(settings)
     customers = rec.state.model.candidates.customers
@@ -89,14 +95,30 @@ def in_process(settings: Settings, reps: int) -> tuple[dict, np.ndarray]:
 
     sdk = timed(naive, ids)
     sizes = [len(rec.state.model.candidates.get(c)[0]) for c in ids]
+    table = rec.state.articles
+    viewed = table.ids[table.on_sale]
+    pages = rng.choice(viewed, reps)
+    context = timed(lambda i: rec.recommend(ids[i], viewing=int(pages[i])), range(reps))
+    start = time.perf_counter()
+    answers = precompute(rec.state, rec.watched, settings.threads)
+    ahead = time.perf_counter() - start
     result = {
         "load_s": round(load, 1),
+        "answers_ahead_s": round(ahead, 1),
+        "answers_ahead_mib": round(_nbytes(answers) / 2**20, 1),
         "candidates_mean": round(float(np.mean(sizes)), 1),
         "recommend_first_touch": percentiles(cold),
         "recommend": percentiles(warm),
+        "recommend_viewing": percentiles(context),
         "feast_sdk_same_rows": percentiles(sdk),
     }
-    return result, customers
+    return result, customers, viewed
+
+
+def _nbytes(answers) -> int:
+    """Bytes of an :class:`serving.answers.Answers`' arrays."""
+    arrays = [answers.customers, answers.articles, answers.scores, answers.sources]
+    return sum(a.nbytes for a in [*arrays, answers.lengths, answers.segment_ids])
 
 
 def free_port() -> int:
@@ -140,21 +162,25 @@ def load(url: str, ids: Path, concurrency: int, total: int, rate: float | None =
     return json.loads(line.strip().splitlines()[-1])
 
 
-def over_http(settings: Settings, ids: Path, args: argparse.Namespace, workers: int) -> list[dict]:
-    """`hm serve --workers N` under closed-loop load at each level, then open loop at each rate.
+def over_http(settings: Settings, files: dict[str, Path], args: argparse.Namespace, workers: int):
+    """`hm serve --workers N` under load: GET answered ahead (closed loop at each level), the
+    POST with a viewed article (ranked in real time; closed loop at the largest level, then open
+    loop at each rate), and GET with answers ranked ahead turned off (``HM_SERVE_PRECOMPUTE``).
 
     Open-loop runs last ``args.seconds`` each, with at most the largest level in flight.
     """
     env = {**os.environ, "HM_HOME": str(settings.paths.root)}
-    out = []
-    with served([sys.executable, "-m", "recsys.cli", "serve"], env, workers) as url:
+    cmd, cap, out = [sys.executable, "-m", "recsys.cli", "serve"], max(args.concurrency), []
+    with served(cmd, env, workers) as url:
         for c in args.concurrency:
-            out.append({**load(url, ids, c, args.total), "workers": workers})
-        cap = max(args.concurrency)
+            out.append({**load(url, files["get"], c, args.total), "route": "GET ahead"})
+        out.append({**load(url, files["post"], cap, args.total), "route": "POST viewing"})
         for rate in args.rates:
             total = max(200, int(rate * args.seconds))
-            out.append({**load(url, ids, cap, total, rate), "workers": workers})
-    return out
+            out.append({**load(url, files["post"], cap, total, rate), "route": "POST viewing"})
+    with served(cmd, {**env, "HM_SERVE_PRECOMPUTE": "false"}, workers) as url:
+        out.append({**load(url, files["get"], cap, args.total), "route": "GET real time"})
+    return [{**row, "workers": workers} for row in out]
 
 
 def floor(ids: Path, args: argparse.Namespace, workers: int) -> list[dict]:
@@ -196,13 +222,16 @@ def measure_all(args: argparse.Namespace) -> dict:
     """Materialize if needed, then in process, over HTTP and the floor, on the settings' home."""
     settings = get_settings()
     result = {"materialize_s": round(ensure_materialized(settings), 1)}
-    inproc, customers = in_process(settings, args.reps)
+    inproc, customers, viewed = in_process(settings, args.reps)
     result["in_process"] = inproc
     with tempfile.TemporaryDirectory() as tmp:
-        ids = Path(tmp) / "ids.txt"
-        ids.write_text("\n".join(customer_hexes(settings, customers, 2000)))
-        result["http"] = [row for w in args.workers for row in over_http(settings, ids, args, w)]
-        result["http_floor"] = [row for w in args.workers for row in floor(ids, args, w)]
+        files = {"get": Path(tmp) / "get.txt", "post": Path(tmp) / "post.txt"}
+        hexes = customer_hexes(settings, customers, 2000)
+        files["get"].write_text("\n".join(hexes))
+        pages = np.random.default_rng(1).choice(viewed, len(hexes))
+        files["post"].write_text("\n".join(f"{h} {a}" for h, a in zip(hexes, pages, strict=True)))
+        result["http"] = [row for w in args.workers for row in over_http(settings, files, args, w)]
+        result["http_floor"] = [row for w in args.workers for row in floor(files["get"], args, w)]
     return result
 
 
