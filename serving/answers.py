@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from recsys.features.online import OnlineFeatures
+from recsys.ranking.batch import popularity_member
 from recsys.ranking.recommend import K
 from recsys.retrieval.popularity import PopularityRetriever, lookup_segment
 from recsys.settings import Settings
@@ -160,7 +161,6 @@ def precompute(
     ids, codes, cold = _segments(state)
     bar = tqdm(total=n, desc="ranking customers ahead", unit="cust", disable=not progress)
     for lo in range(0, n, CHUNK):
-        bar.update(min(CHUNK, n - lo))
         for i, ranked in _ranked_chunk(state, features, lo, min(lo + CHUNK, n), threads):
             personal = ranked or cold[_segment(ids, codes, int(store.customers[i]))]
             items = finish(state, personal, [], set(), K)
@@ -168,6 +168,7 @@ def precompute(
             for j, item in enumerate(items):
                 articles[i, j], scores[i, j] = item.article_id, item.score
                 sources[i, j] = names.setdefault(item.source, len(names))
+        bar.update(min(CHUNK, n - lo))
     bar.close()
     log.info("ranked %d customers ahead in %.1f s", n, time.perf_counter() - start)
     cold_json = {c: render_items(finish(state, items, [], set(), K)) for c, items in cold.items()}
@@ -204,8 +205,7 @@ def _ranked_chunk(
 
 def _segments(state: ServingState) -> tuple[np.ndarray, np.ndarray, dict[int, list[Item]]]:
     """The popularity member's (customer ids, segments) and each segment's cold-start items."""
-    union = state.model.package.union
-    member = next((m for m in union.members.values() if m.kind == "popularity"), None)
+    member = popularity_member(state.model.package.union)
     ids, codes = np.zeros(0, np.int64), np.zeros(0, np.int8)
     if isinstance(member, PopularityRetriever):
         ids, codes = member.segment_table()
@@ -218,15 +218,13 @@ def _segments(state: ServingState) -> tuple[np.ndarray, np.ndarray, dict[int, li
 def _outsider(ids: np.ndarray) -> int:
     """A customer id that is not in the sorted ``ids``."""
     candidate = -1
-    while len(ids) and _segment(ids, np.ones(len(ids), np.int8), candidate):
+    while np.isin(candidate, ids):
         candidate -= 1
     return candidate
 
 
 def _segment(ids: np.ndarray, codes: np.ndarray, customer_id: int) -> int:
     """``customer_id``'s segment (0 if not in the sorted ``ids``)."""
-    if len(ids) == 0:
-        return 0
     return int(lookup_segment(ids, codes, np.array([customer_id], np.int64))[0])
 
 

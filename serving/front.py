@@ -30,11 +30,6 @@ class Front:
     def __init__(self, app: FastAPI) -> None:
         self.app = app
 
-    @property
-    def state(self) -> Any:
-        """The FastAPI app's state (``recommender`` lives there)."""
-        return self.app.state
-
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         body = self._answer(scope) if scope["type"] == "http" else None
         if body is None:
@@ -49,14 +44,13 @@ class Front:
         path: str = scope["path"]
         if scope["method"] != "GET" or len(path) != len(PREFIX) + HEX_LEN:
             return None
-        hex_id = path[len(PREFIX) :]
-        k = _k(scope["query_string"])
-        recommender = getattr(self.app.state, "recommender", None)
+        hex_id, k = path[len(PREFIX) :], _k(scope["query_string"])
         if not path.startswith(PREFIX) or not HEX_DIGITS.issuperset(hex_id) or k is None:
             return None
-        if recommender is None or recommender.state.answers is None:
+        recommender = getattr(self.app.state, "recommender", None)
+        state: ServingState | None = None if recommender is None else recommender.state
+        if state is None or state.answers is None:
             return None
-        state: ServingState = recommender.state
         items = state.answers.items_json(checked_key(hex_id), k)
         return None if items is None else body(state, hex_id, items)
 

@@ -17,6 +17,7 @@ import pandas as pd
 from recsys import schema
 from recsys.ranking.package import FALLBACK, FeatureReader, RecommenderPackage
 from recsys.ranking.recommend import K, fill_with
+from recsys.retrieval.base import Retriever
 from recsys.retrieval.history import History
 from recsys.retrieval.union import UnionRetriever
 
@@ -31,12 +32,17 @@ def active_mask(history: History, customers: np.ndarray, weeks: int | None) -> n
     return np.isin(customers, recent)
 
 
+def popularity_member(union: UnionRetriever) -> Retriever | None:
+    """The union's (first) popularity source: where dormant customers' lists come from."""
+    return next((m for m in union.members.values() if m.kind == "popularity"), None)
+
+
 def dormant_recommendations(
     union: UnionRetriever, popular: pd.DataFrame, customers: np.ndarray, k: int = K
 ) -> pd.DataFrame:
     """Top ``k`` of the union's popularity member (by age bucket), topped up from ``popular``."""
     customers = np.unique(np.asarray(customers, np.int64))
-    member = next((m for m in union.members.values() if m.kind == "popularity"), None)
+    member = popularity_member(union)
     if member is None:
         ranked = popular.iloc[:0].assign(**{schema.SCORE: np.float32(0)})
         name = FALLBACK

@@ -184,10 +184,7 @@ class PopularityRetriever(Retriever):
 
     def segments_of(self, customers: np.ndarray) -> np.ndarray:
         """The segment whose list each of ``customers`` gets (0: the global list)."""
-        ids, segments = self.segment_table()
-        if len(ids) == 0:
-            return np.zeros(len(customers), np.int8)
-        return lookup_segment(ids, segments, np.asarray(customers, np.int64))
+        return lookup_segment(*self.segment_table(), np.asarray(customers, np.int64))
 
     def _retrieve(self, customers: np.ndarray, k: int, context: np.ndarray) -> pd.DataFrame:
         return repeat_lists(customers, self.segments_of(customers), self._lists, k)
@@ -200,6 +197,8 @@ class PopularityRetriever(Retriever):
 
 
 def lookup_segment(sorted_ids: np.ndarray, segments: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-    """Segment of each ``wanted`` id (0 where the id is not in ``sorted_ids``)."""
+    """Segment of each ``wanted`` id (0 where the id is not in ``sorted_ids``, e.g. empty)."""
+    if len(sorted_ids) == 0:
+        return np.zeros(len(wanted), np.int8)
     pos = np.clip(np.searchsorted(sorted_ids, wanted), 0, len(sorted_ids) - 1)
     return np.where(sorted_ids[pos] == wanted, segments[pos], 0).astype(np.int8)
