@@ -20,6 +20,8 @@ RANK = "rank"
 SOURCE = "source"
 EVENT_TIMESTAMP = "event_timestamp"
 
+K = 12  # articles per recommendation list (Kaggle's MAP@12)
+
 # --- raw file names ----------------------------------------------------------------------------
 TRANSACTIONS_FILE = "transactions_train.csv"
 ARTICLES_FILE = "articles.csv"

@@ -28,8 +28,8 @@ import numpy as np
 
 from recsys.features.online import OnlineFeatures
 from recsys.ranking.batch import popularity_member
-from recsys.ranking.recommend import K
 from recsys.retrieval.popularity import PopularityRetriever, lookup_segment
+from recsys.schema import K
 from recsys.settings import Settings
 from serving.model import ServingState
 from serving.rules import Item

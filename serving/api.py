@@ -20,7 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from recsys.ranking.recommend import K
+from recsys.schema import K
 from serving.front import Front
 from serving.recommender import Recommender
 

@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from recsys.data.ids import HEX_LEN, checked_key
-from recsys.ranking.recommend import K
+from recsys.schema import K
 from serving.model import ServingState
 
 PREFIX = "/recommendations/"

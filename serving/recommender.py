@@ -23,9 +23,9 @@ import numpy as np
 
 from recsys.features.online import OnlineFeatures
 from recsys.features.store import Online
-from recsys.ranking.recommend import K
 from recsys.retrieval.content import ContentRetriever
 from recsys.retrieval.itemgraph import ItemGraphRetriever
+from recsys.schema import K
 from recsys.settings import Settings
 from serving.answers import answers_root, ranked_ahead
 from serving.model import ServingModel, ServingState, serving_state

@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 
 from recsys import schema
-from recsys.ranking.recommend import K, fill_with
+from recsys.ranking.recommend import fill_with
 from recsys.retrieval.history import History
+from recsys.schema import K
 
 
 def popular_list(history: History, days: int = 7, k: int = K) -> pd.DataFrame:

@@ -16,10 +16,11 @@ import pandas as pd
 
 from recsys import schema
 from recsys.ranking.package import FALLBACK, FeatureReader, RecommenderPackage
-from recsys.ranking.recommend import K, fill_with
+from recsys.ranking.recommend import fill_with
 from recsys.retrieval.base import Retriever
 from recsys.retrieval.history import History
 from recsys.retrieval.union import UnionRetriever
+from recsys.schema import K
 
 COLUMNS = [schema.CUSTOMER_ID, schema.ARTICLE_ID, schema.SCORE, schema.RANK, schema.SOURCE]
 

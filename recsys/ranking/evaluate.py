@@ -10,7 +10,8 @@ from recsys.evaluation.metrics import ranking_metrics
 from recsys.ranking.baselines import baseline_recommendations, popular_list
 from recsys.ranking.dataset import CandidateWeek
 from recsys.ranking.ranker import Ranker
-from recsys.ranking.recommend import K, fill_with, top_by_score
+from recsys.ranking.recommend import fill_with, top_by_score
+from recsys.schema import K
 
 RANKER = "ranker"
 

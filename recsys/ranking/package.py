@@ -19,9 +19,10 @@ import pandas as pd
 from recsys import schema
 from recsys.ranking.dataset import candidates
 from recsys.ranking.ranker import Ranker
-from recsys.ranking.recommend import K, fill_with, top_by_score
+from recsys.ranking.recommend import fill_with, top_by_score
 from recsys.retrieval.history import History
 from recsys.retrieval.union import UnionRetriever
+from recsys.schema import K
 
 FALLBACK = "popular_fallback"  # source of items topped up from the best sellers
 FeatureReader = Callable[[pd.DataFrame], pd.DataFrame]  # adds store features to candidate rows

@@ -18,8 +18,7 @@ import pandas as pd
 from recsys import schema
 from recsys.ranking.features import CUTOFF, encode_strings
 from recsys.retrieval.base import group_rank
-
-K = 12
+from recsys.schema import K
 
 
 @dataclass

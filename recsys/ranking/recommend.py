@@ -7,8 +7,7 @@ import pandas as pd
 
 from recsys import schema
 from recsys.retrieval.base import group_rank
-
-K = 12
+from recsys.schema import K
 
 
 def top_by_score(frame: pd.DataFrame, scores: np.ndarray, k: int = K) -> pd.DataFrame:

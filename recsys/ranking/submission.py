@@ -9,8 +9,6 @@ import pandas as pd
 
 from recsys import schema
 
-K = 12
-
 
 def submission_frame(recs: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFrame:
     """One row per customer of ``customers`` (``customer_id`` int64 + ``customer_hex``).

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from recsys.data.ids import customer_key
-from recsys.ranking.recommend import K
+from recsys.schema import K
 from recsys.settings import Settings
 from serving.answers import Answers, render_items, state_key
 from serving.api import _items
