@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from benchmarks.online_latency import time_reads
+from recsys.features import materialize as mat
 from recsys.features import store as st
 from recsys.settings import Settings
 
@@ -43,11 +44,11 @@ def random_column(field: pa.Field, n: int, rng: np.random.Generator) -> pa.Array
 def write_snapshot(settings: Settings, kind: str, cutoff: dt.date, n: int, seed: int) -> Path:
     """One random snapshot of ``n`` entities (ids 1..n) at ``cutoff``."""
     rng = np.random.default_rng(seed)
-    schema = st.expected_schema(kind)
+    schema = mat.expected_schema(kind)
     ts = pa.array(np.full(n, np.datetime64(cutoff.isoformat(), "us")), pa.timestamp("us"))
     cols = [pa.array(np.arange(1, n + 1)).cast(schema.field(0).type), ts.cast(schema.field(1).type)]
     cols += [random_column(f, n, rng) for f in list(schema)[2:]]
-    path = st.snapshot_path(settings, kind, cutoff)
+    path = mat.snapshot_path(settings, kind, cutoff)
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.Table.from_arrays(cols, schema=schema), path, row_group_size=256_000)
     return path
@@ -111,7 +112,7 @@ def run(scale: str, onlines: list[str], reps: int, hist_rows: int, root: Path) -
             flush_redis()
         st.apply(settings, online, REDIS)
         t0 = time.perf_counter()
-        stats = st.materialize(settings, CUTOFFS[0], online, REDIS)
+        stats = mat.materialize(settings, CUTOFFS[0], online, REDIS)
         values = n_c * 92 + n_a * 53
         secs = time.perf_counter() - t0
         table.append(

@@ -1,62 +1,22 @@
-"""The MLflow model registry face of the recommender: pyfunc, versions, aliases, promotion.
+"""The MLflow model registry face of the recommender: versions, aliases, promotion.
 
-The registered model ``hm-ranker`` is one pyfunc: a customer id in, ranked articles out. It
-carries the fitted union and the ranker; at load it reads the history (for interaction features)
-from the lake and customer/article features from the snapshot of its cutoff, both under
-``HM_HOME`` (the project home it was trained in, unless the environment says otherwise).
+The registered model ``hm-ranker`` is one pyfunc (:mod:`recsys.ranking.mlflow_model`, logged
+from code): a customer id in, ranked articles out. It carries the fitted union and the ranker.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
-import pandas as pd
 
-from recsys.settings import Settings, get_settings
+from recsys.settings import Settings
 
 MODEL_NAME = "hm-ranker"
 CHAMPION, CHALLENGER = "champion", "challenger"
 MODEL_CODE = Path(__file__).resolve().parent / "ranking" / "mlflow_model.py"
 PIP_REQUIREMENTS = ["lightgbm==4.7.0", "pandas==2.3.3", "pyarrow==25.0.1", "faiss-cpu==1.15.1"]
-
-
-class RecommenderPyfunc(mlflow.pyfunc.PythonModel):
-    """``predict(DataFrame[customer_id]) -> customer_id, article_id, score, rank, source``."""
-
-    def load_context(self, context) -> None:
-        from recsys.ranking.package import RecommenderPackage
-
-        self.package = RecommenderPackage.load(Path(context.artifacts["package"]))
-        home = os.environ.get("HM_HOME") or (context.model_config or {}).get("home")
-        self.settings = get_settings(home=home)
-        self._history = self._features = None
-
-    def _reader(self):
-        """The snapshot features of the package's cutoff (read once)."""
-        if self._features is None:
-            from recsys.ranking.features import SnapshotFeatures
-
-            self._features = SnapshotFeatures(self.settings, self.package.cutoff)
-        return self._features
-
-    def history(self):
-        """The lake's history before the package's cutoff (loaded once)."""
-        if self._history is None:
-            from recsys.data.lake import Lake
-            from recsys.retrieval.history import load_history
-
-            self._history = load_history(Lake(self.settings.paths.lake), self.package.cutoff)
-        return self._history
-
-    def predict(
-        self, context, model_input: pd.DataFrame, params: dict[str, int] | None = None
-    ) -> pd.DataFrame:
-        k = int((params or {}).get("k", 12))
-        customers = model_input["customer_id"].to_numpy("int64")
-        return self.package.recommend(customers, self.history(), self._reader(), k)
 
 
 def signature():
@@ -113,12 +73,14 @@ def set_alias(settings: Settings, alias: str, version: str) -> None:
     client(settings).set_registered_model_alias(MODEL_NAME, alias, version)
 
 
-def download_package(settings: Settings, alias: str = CHAMPION) -> Path:
-    """The package folder of the version behind ``alias`` (downloaded from the artifact store)."""
+def download_package(settings: Settings, alias: str = CHAMPION, version: str | None = None) -> Path:
+    """The package folder of ``version``, else of the version behind ``alias`` (downloaded
+    from the artifact store)."""
     from mlflow.artifacts import download_artifacts
 
     client(settings)
-    root = download_artifacts(f"models:/{MODEL_NAME}@{alias}")
+    uri = f"models:/{MODEL_NAME}/{version}" if version else f"models:/{MODEL_NAME}@{alias}"
+    root = download_artifacts(uri)
     return Path(root) / "artifacts" / "package"
 
 

@@ -21,6 +21,8 @@ SOURCE = "source"
 EVENT_TIMESTAMP = "event_timestamp"
 
 K = 12  # articles per recommendation list (Kaggle's MAP@12)
+CUTOFF = "cutoff"  # the week a candidate row belongs to (its point-in-time timestamp)
+FALLBACK = "popular_fallback"  # source of items topped up from the best sellers
 
 # --- raw file names ----------------------------------------------------------------------------
 TRANSACTIONS_FILE = "transactions_train.csv"

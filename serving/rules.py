@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-FALLBACK = "popular_fallback"
-
 
 @dataclass(frozen=True)
 class Item:

@@ -2,10 +2,11 @@
 
 Articles are few (~105k) and change once a week, so all their features are bulk-read from the
 online store (through the Feast online store's ``online_read``) into an in-process matrix, keyed
-by article id; the cache reloads when :func:`recsys.features.store.materialize` has written a new
-version stamp (checked at most every ``refresh_s`` seconds). The customer is read per request
-from the online store. Values equal those of ``FeatureStore.get_online_features``: numbers as
-float64 (exact for int32 and float32), nulls as NaN; string features are kept apart, as objects.
+by article id; the cache reloads when a materialization
+(:func:`recsys.features.materialize.materialize`) has written a new version stamp (checked at
+most every ``refresh_s`` seconds). The customer is read per request from the online store.
+Values equal those of ``FeatureStore.get_online_features``: numbers as float64 (exact for int32
+and float32), nulls as NaN; string features are kept apart, as objects.
 """
 
 from __future__ import annotations

@@ -188,6 +188,16 @@ def _file_metadata(path: Path) -> dict[str, str] | None:
     return {k.decode(): v.decode() for k, v in raw.items()}
 
 
+def snapshot_version(features_dir: Path, cutoff: dt.date) -> str:
+    """``<cutoff>@<lake version>``: which snapshots of ``cutoff`` (the lake version they were
+    built from names their content; the online store's stamp)."""
+    versions = []
+    for entity in ENTITIES:
+        meta = _file_metadata(snapshot_path(features_dir, entity, cutoff)) or {}
+        versions.append(meta.get(LAKE_VERSION_KEY) or "unknown")
+    return f"{cutoff.isoformat()}@{'+'.join(sorted(set(versions)))}"
+
+
 def is_up_to_date(lake: Lake, path: Path) -> bool:
     """True if ``path`` exists, was built from the live lake version and is newer than it."""
     meta = _file_metadata(path)

@@ -3,26 +3,31 @@
 Ranking costs retrieval from every source plus a few hundred feature values per candidate, per
 customer. With ``active_weeks`` set, customers without a purchase in that many weeks before the
 cutoff (at H&M about half of them) get their age bucket's best sellers from the union's
-popularity member instead: what the union would mostly have offered them anyway, at a fraction
-of the cost. ``None`` ranks everyone.
+popularity member instead (:mod:`recsys.ranking.coldstart`): what the union would mostly have
+offered them anyway, at a fraction of the cost. ``None`` ranks everyone. The ranked customers'
+candidate rows can be kept (a :class:`~recsys.ranking.candidate_store.CandidateStoreWriter`) for
+the online server, which ranks the same candidates per request.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from recsys import schema
-from recsys.ranking.package import FALLBACK, FeatureReader, RecommenderPackage
-from recsys.ranking.recommend import fill_with
-from recsys.retrieval.base import Retriever
+from recsys.data.lake import Lake
+from recsys.ranking.coldstart import COLUMNS, dormant_recommendations
+from recsys.ranking.dataset import candidates
+from recsys.ranking.package import RecommenderPackage
+from recsys.ranking.recommend import fill_with, top_by_score
 from recsys.retrieval.history import History
-from recsys.retrieval.union import UnionRetriever
-from recsys.schema import K
+from recsys.schema import FALLBACK, K
+from recsys.settings import Settings
 
-COLUMNS = [schema.CUSTOMER_ID, schema.ARTICLE_ID, schema.SCORE, schema.RANK, schema.SOURCE]
+FeatureReader = Callable[[pd.DataFrame], pd.DataFrame]  # adds store features to candidate rows
 
 
 def active_mask(history: History, customers: np.ndarray, weeks: int | None) -> np.ndarray:
@@ -33,35 +38,42 @@ def active_mask(history: History, customers: np.ndarray, weeks: int | None) -> n
     return np.isin(customers, recent)
 
 
-def popularity_member(union: UnionRetriever) -> Retriever | None:
-    """The union's (first) popularity source: where dormant customers' lists come from."""
-    return next((m for m in union.members.values() if m.kind == "popularity"), None)
-
-
-def dormant_recommendations(
-    union: UnionRetriever, popular: pd.DataFrame, customers: np.ndarray, k: int = K
-) -> pd.DataFrame:
-    """Top ``k`` of the union's popularity member (by age bucket), topped up from ``popular``."""
-    customers = np.unique(np.asarray(customers, np.int64))
-    member = popularity_member(union)
-    if member is None:
-        ranked = popular.iloc[:0].assign(**{schema.SCORE: np.float32(0)})
-        name = FALLBACK
-    else:
-        ranked = member.retrieve(customers, k)
-        name = member.name
-    out = fill_with(ranked, popular, customers, k)
-    keys = [schema.CUSTOMER_ID, schema.ARTICLE_ID]
-    scored = out.merge(ranked[[*keys, schema.SCORE]], on=keys, how="left")
-    scored[schema.SOURCE] = np.where(scored[schema.SCORE].isna(), FALLBACK, name)
-    scored[schema.SCORE] = scored[schema.SCORE].astype(np.float32)
-    return scored[COLUMNS]
-
-
 def chunks(customers: np.ndarray, size: int) -> Iterator[np.ndarray]:
     """``customers`` in consecutive slices of at most ``size``."""
     for start in range(0, len(customers), max(1, size)):
         yield customers[start : start + size]
+
+
+def rank_customers(
+    package: RecommenderPackage,
+    customers: np.ndarray,
+    history: History,
+    features: FeatureReader,
+    k: int = K,
+    candidates_k: int = 200,
+    sink: Callable[[pd.DataFrame], None] | None = None,
+) -> pd.DataFrame:
+    """``customer_id, article_id, score, rank, source``: the package's top ``k`` per customer.
+
+    Union candidates, interaction features from ``history``, store features from ``features``,
+    ranker scores, then a top-up from the best sellers for short lists. ``sink`` receives the
+    candidate rows before the store features are added (the online server's candidates).
+    """
+    customers = np.unique(np.asarray(customers, np.int64))
+    rows = candidates(history, package.union, customers, candidates_k)
+    if sink is not None:
+        sink(rows)
+    frame = features(rows)
+    ranked = top_by_score(frame, package.ranker.score(frame), k)
+    source = frame.set_index([schema.CUSTOMER_ID, schema.ARTICLE_ID])["best_source"]
+    out = fill_with(ranked, package.popular, customers, k)
+    keys = pd.MultiIndex.from_frame(out[[schema.CUSTOMER_ID, schema.ARTICLE_ID]])
+    codes = source.reindex(keys).to_numpy()
+    names = np.array([*package.union.source_names, FALLBACK])
+    out[schema.SOURCE] = names[np.where(np.isnan(codes), len(names) - 1, codes).astype(int)]
+    score = ranked.set_index([schema.CUSTOMER_ID, schema.ARTICLE_ID])[schema.SCORE]
+    out.insert(2, schema.SCORE, score.reindex(keys).to_numpy(np.float32))
+    return out
 
 
 def batch_recommendations(
@@ -75,7 +87,7 @@ def batch_recommendations(
 ) -> pd.DataFrame:
     """Top-12 for every customer; ``options`` = (candidates, chunk size, active weeks).
 
-    ``sink`` receives each chunk's candidate rows (see :meth:`RecommenderPackage.recommend`).
+    ``sink`` receives each chunk's candidate rows (see :func:`rank_customers`).
     """
     from tqdm.auto import tqdm
 
@@ -90,8 +102,40 @@ def batch_recommendations(
     ranked = customers[active]
     bar = tqdm(total=len(ranked), desc="ranking customers", disable=not progress, unit="cust")
     for chunk in chunks(ranked, size):
-        parts.append(package.recommend(chunk, history, features, K, candidates_k, sink))
+        parts.append(rank_customers(package, chunk, history, features, K, candidates_k, sink))
         bar.update(len(chunk))
     bar.close()
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
     return out.sort_values([schema.CUSTOMER_ID, schema.RANK], ignore_index=True)
+
+
+def candidate_store_dir(settings: Settings, package: RecommenderPackage) -> Path:
+    """Where the batch keeps a package's candidate rows for the online server."""
+    return settings.paths.candidates / package.key()
+
+
+def recommend_everyone(
+    settings: Settings,
+    lake: Lake,
+    package: RecommenderPackage,
+    progress: bool = False,
+    history: History | None = None,
+) -> pd.DataFrame:
+    """Top-12 for every customer of the lake, features from the package cutoff's snapshot.
+
+    The ranked customers' candidate rows are written to :func:`candidate_store_dir` on the way.
+    """
+    from recsys.ranking.candidate_store import CandidateStoreWriter
+    from recsys.ranking.features import SnapshotFeatures
+    from recsys.retrieval.history import load_history
+
+    ids = lake.read(schema.CUSTOMERS, [schema.CUSTOMER_ID]).column(schema.CUSTOMER_ID)
+    history = history if history is not None else load_history(lake, package.cutoff)
+    reader = SnapshotFeatures(settings, package.cutoff)
+    options = (settings.candidates, settings.batch_customers, settings.active_weeks)
+    writer = CandidateStoreWriter(candidate_store_dir(settings, package))
+    recs = batch_recommendations(
+        package, ids.to_numpy(), history, reader, options, progress, writer.append
+    )
+    writer.close({"cutoff": package.cutoff, "package": package.key(), **package.meta})
+    return recs

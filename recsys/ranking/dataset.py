@@ -18,13 +18,13 @@ import pandas as pd
 
 from recsys import schema
 from recsys.data.lake import Lake
-from recsys.ranking.features import CUTOFF
 from recsys.ranking.interactions import interaction_features
 from recsys.ranking.sampling import LABEL
 from recsys.retrieval.evaluate import fit_union
 from recsys.retrieval.history import History, load_history, target_week
 from recsys.retrieval.sources import SourceSpec
 from recsys.retrieval.union import UnionRetriever
+from recsys.schema import CUTOFF
 
 
 @dataclass

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -14,6 +16,70 @@ from recsys.ranking.recommend import fill_with, top_by_score
 from recsys.schema import K
 
 RANKER = "ranker"
+BASELINE = "repurchase_popularity"  # the baseline the README and the gate compare with
+
+
+@dataclass
+class Evaluation:
+    """The ranker on the validation week: next to the baselines and every single source."""
+
+    comparison: pd.DataFrame  # a row per model: map@12, recall@12, ndcg@12, hit_rate@12
+    recall: dict[str, float]  # the candidate pool's recall@K (and candidates per buyer)
+    sources: pd.DataFrame  # recall@12..K of each source alone and of the union
+    segments: pd.DataFrame | None = None  # active vs dormant buyers (HM_ACTIVE_WEEKS)
+    binary: pd.DataFrame | None = None  # the binary-classifier variant's row, if trained
+
+    @property
+    def map(self) -> float:
+        """The ranker's MAP@12."""
+        return float(self.comparison.loc[RANKER, "map@12"])
+
+
+def evaluate_ranker(
+    week: CandidateWeek,
+    ranker: Ranker,
+    candidates: int,
+    active_weeks: int | None = None,
+    binary: Ranker | None = None,
+) -> Evaluation:
+    """The ranker (and ``binary``) on ``week``: comparison, candidate recall and source recall.
+
+    Every source's own list is retrieved once at ``candidates`` for both tables; the ranker
+    scores the week once for the comparison and the active/dormant segments.
+    """
+    sources = source_lists(week, candidates)
+    ranked = ranker_recommendations(week, ranker)
+    evaluation = Evaluation(
+        comparison_table(week, ranker, sources, ranked),
+        candidate_recall(week),
+        source_recall(week, candidates, sources),
+    )
+    if active_weeks is not None:
+        evaluation.segments = segment_table(week, ranked, active_weeks)
+    if binary is not None:
+        evaluation.binary = comparison_table(week, binary, sources).loc[[RANKER]]
+    return evaluation
+
+
+def candidate_recall(week: CandidateWeek) -> dict[str, float]:
+    """Recall of the week's candidate pool at 12/50/100/200 (up to its width)."""
+    from recsys.evaluation.recall import recall_at_k
+
+    widest = int(week.frame[schema.RANK].max())
+    ks = sorted({k for k in (12, 50, 100, 200) if k < widest} | {widest})
+    return recall_at_k(week.frame, week.truth, ks)
+
+
+def source_recall(
+    week: CandidateWeek, k: int, sources: dict[str, pd.DataFrame] | None = None
+) -> pd.DataFrame:
+    """Recall@12..k of each source alone (``sources``: their top ``k``) and of the union."""
+    from recsys.evaluation.recall import recall_table
+
+    frames = dict(sources if sources is not None else source_lists(week, k))
+    frames["union"] = week.frame
+    ks = [c for c in (12, 50, 100, 200) if c <= k]
+    return recall_table(frames, week.truth, ks)
 
 
 def ranker_recommendations(week: CandidateWeek, ranker: Ranker) -> pd.DataFrame:
@@ -59,7 +125,8 @@ def segment_table(week: CandidateWeek, ranked: pd.DataFrame, weeks: int) -> pd.D
     sellers the batch gives dormant customers instead, and the blend the batch serves.
     """
     from recsys.evaluation.metrics import map_at_k
-    from recsys.ranking.batch import active_mask, dormant_recommendations
+    from recsys.ranking.batch import active_mask
+    from recsys.ranking.coldstart import dormant_recommendations
 
     buyers = np.unique(week.truth[schema.CUSTOMER_ID].to_numpy())
     active = active_mask(week.history, buyers, weeks)

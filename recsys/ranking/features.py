@@ -17,9 +17,10 @@ import pandas as pd
 
 from recsys import schema
 from recsys.features import spec
+from recsys.ranking.vocab import string_features
+from recsys.schema import CUTOFF
 from recsys.settings import Settings
 
-CUTOFF = "cutoff"  # the week a candidate row belongs to (its point-in-time timestamp)
 SERVICE = "ranker_v1"
 HALVES = {
     "customer": ("customer_v1", schema.CUSTOMER_ID),
@@ -33,12 +34,6 @@ def store_feature_names() -> dict[str, list[str]]:
         "customer": [f.name for f in spec.customer_features()],
         "article": [f.name for f in spec.article_features()],
     }
-
-
-def string_features() -> list[str]:
-    """Store features holding strings (encoded as categories for LightGBM)."""
-    specs = [*spec.customer_features(), *spec.article_features()]
-    return [f.name for f in specs if str(f.dtype) == "string"]
 
 
 def add_store_features(
@@ -126,21 +121,3 @@ def compact(frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     strings = set(string_features())
     numeric = {n: np.float32 for n in names if n not in strings}
     return frame.astype(numeric)
-
-
-def encode_strings(frame: pd.DataFrame, vocab: dict[str, list[str]]) -> pd.DataFrame:
-    """String features as float codes of ``vocab`` (unknown -> NaN), in place of the strings."""
-    for col, values in vocab.items():
-        if col in frame:
-            codes = pd.Categorical(frame[col], categories=values).codes.astype(np.float32)
-            frame[col] = np.where(codes < 0, np.nan, codes).astype(np.float32)
-    return frame
-
-
-def learn_vocab(frame: pd.DataFrame) -> dict[str, list[str]]:
-    """Sorted distinct values of each string feature in ``frame``."""
-    return {
-        col: sorted(str(v) for v in frame[col].dropna().unique())
-        for col in string_features()
-        if col in frame
-    }

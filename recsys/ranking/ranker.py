@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 
 from recsys import schema
-from recsys.ranking.features import CUTOFF, encode_strings
+from recsys.ranking.vocab import encode_strings
 from recsys.retrieval.base import group_rank
-from recsys.schema import K
+from recsys.schema import CUTOFF, K
 
 
 @dataclass

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import pandas as pd
 
 from recsys import schema
-from recsys.ranking.features import learn_vocab
+from recsys.ranking.dataset import CandidateWeek, union_columns
+from recsys.ranking.features import store_feature_names
+from recsys.ranking.interactions import feature_names
 from recsys.ranking.ranker import Ranker, RankerConfig, group_ids, grouped_map, matrix, sort_groups
 from recsys.ranking.sampling import LABEL
+from recsys.ranking.vocab import learn_vocab
+from recsys.settings import Settings
 
 METRIC = "map@12"
 
@@ -80,3 +86,20 @@ def train_ranker(
     )
     curve = [float(v) for v in record["valid"][METRIC]]
     return Ranker(booster, features, vocab, config, booster.best_iteration, curve)
+
+
+def model_features(week: CandidateWeek) -> list[str]:
+    """The ranker's inputs: union features, interactions, and the ``ranker_v1`` store features."""
+    store = store_feature_names()
+    return [*union_columns(week.union), *feature_names(), *store["customer"], *store["article"]]
+
+
+def fit_ranker(
+    settings: Settings,
+    train: pd.DataFrame,
+    valid: CandidateWeek,
+    objective: Literal["lambdarank", "binary"] = "lambdarank",
+) -> Ranker:
+    """LightGBM on the sampled training rows, early-stopped on the validation week's MAP@12."""
+    config = RankerConfig(objective=objective, seed=settings.seed, threads=settings.threads)
+    return train_ranker(train, valid.frame, valid.truth, model_features(valid), config)

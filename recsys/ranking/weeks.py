@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from recsys.data.lake import Lake
 from recsys.features.cutoffs import default_cutoffs, last_closed_tuesday
@@ -79,3 +80,38 @@ def sample_buyers(lake: Lake, cutoff: dt.date, limit: int, seed: int) -> np.ndar
     if len(buyers) <= limit:
         return buyers
     return np.sort(np.random.default_rng(seed).choice(buyers, limit, replace=False))
+
+
+def train_week(
+    settings: Settings,
+    lake: Lake,
+    cutoff: dt.date,
+    index: int,
+    specs: Sequence[SourceSpec],
+    progress: bool = False,
+) -> pd.DataFrame:
+    """The ``index``-th training week's rows: at most ``HM_TRAIN_CUSTOMERS`` of its buyers,
+    negatives sampled before the store features are joined (seeded per week)."""
+    seed = settings.seed + index
+    sampling = (settings.sampling, settings.negatives, seed)
+    buyers = sample_buyers(lake, cutoff, settings.train_customers, seed)
+    week = featurised_week(
+        settings, lake, cutoff, specs, settings.candidates, buyers, progress, sampling
+    )
+    return week.frame
+
+
+def valid_week(
+    settings: Settings,
+    lake: Lake,
+    cutoff: dt.date,
+    specs: Sequence[SourceSpec],
+    progress: bool = False,
+) -> CandidateWeek:
+    """Every candidate of (at most ``HM_VALID_CUSTOMERS``) buyers; truth cut to those buyers."""
+    from recsys import schema
+
+    asked = sample_buyers(lake, cutoff, settings.valid_customers, settings.seed)
+    week = featurised_week(settings, lake, cutoff, specs, settings.candidates, asked, progress)
+    week.truth = week.truth[week.truth[schema.CUSTOMER_ID].isin(asked)]
+    return week

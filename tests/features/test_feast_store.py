@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from recsys.features import materialize as mat
 from recsys.features import store as st
 from recsys.settings import Settings
 from tests.conftest import redis_db
@@ -34,9 +35,9 @@ def write_snapshot(
 ) -> Path:
     """A random snapshot following the contract (10% nulls, some float NaN)."""
     rng = np.random.default_rng(seed)
-    schema, n = st.expected_schema(kind), len(ids)
+    schema, n = mat.expected_schema(kind), len(ids)
     cols = [pa.array(ids).cast(schema.field(0).type)]
-    cols.append(pa.array([st.cutoff_datetime(cutoff)] * n, schema.field(1).type))
+    cols.append(pa.array([mat.cutoff_datetime(cutoff)] * n, schema.field(1).type))
     for field in list(schema)[2:]:
         mask = rng.random(n) < 0.1
         if field.type == pa.string():
@@ -48,7 +49,7 @@ def write_snapshot(
         else:
             values = pa.array(rng.integers(-300, 3_000_000, n), mask=mask)
         cols.append(values.cast(field.type))
-    path = st.snapshot_path(settings, kind, cutoff)
+    path = mat.snapshot_path(settings, kind, cutoff)
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.Table.from_arrays(cols, schema=schema), path)
     return path
@@ -56,7 +57,7 @@ def write_snapshot(
 
 def snapshot_frame(settings: Settings, kind: str, cutoff: dt.date) -> pd.DataFrame:
     """A snapshot as pandas, indexed by its id."""
-    frame = pq.read_table(st.snapshot_path(settings, kind, cutoff)).to_pandas()
+    frame = pq.read_table(mat.snapshot_path(settings, kind, cutoff)).to_pandas()
     return frame.set_index(st.KINDS[kind])
 
 
@@ -86,7 +87,7 @@ def feast_home(tmp_path: Path, online: str) -> Settings:
         write_snapshot(settings, "customer", cutoff, CUSTOMERS, seed=k)
         write_snapshot(settings, "article", cutoff, ARTICLES, seed=10 + k)
     st.apply(settings, online, REDIS)
-    st.materialize(settings, CUTOFFS[0], online, REDIS, progress=False)
+    mat.materialize(settings, CUTOFFS[0], online, REDIS, progress=False)
     return settings
 
 
@@ -105,12 +106,12 @@ def test_encoding_is_feasts(feast_home: Settings, online: str) -> None:
 
     store = st.open_store(feast_home, online, REDIS)
     for kind, views in st.VIEWS.items():
-        table = pq.read_table(st.snapshot_path(feast_home, kind, CUTOFFS[0])).slice(0, 60)
-        keys = st.entity_keys(st.KINDS[kind], table.column(st.KINDS[kind]).to_numpy())
+        table = pq.read_table(mat.snapshot_path(feast_home, kind, CUTOFFS[0])).slice(0, 60)
+        keys = mat.entity_keys(st.KINDS[kind], table.column(st.KINDS[kind]).to_numpy())
         for name in views:
             view = store.get_feature_view(name)
             join = {st.KINDS[kind]: view.entity_columns[0].dtype.to_value_type()}
-            ours = {f.name: st.encode_values(table.column(f.name)) for f in view.features}
+            ours = {f.name: mat.encode_values(table.column(f.name)) for f in view.features}
             for i, (key, values, _, _) in enumerate(_convert_arrow_fv_to_proto(table, view, join)):
                 assert serialize_entity_key(key, 3) == keys[i]
                 for feature, value in values.items():
@@ -147,7 +148,7 @@ def test_fast_path_reloads_after_materialize(feast_home: Settings, online: str) 
     aid = int(ARTICLES[11])
     before = reader.articles([aid]).values.copy()
     version = reader.version
-    st.materialize(feast_home, CUTOFFS[1], online, REDIS, progress=False)
+    mat.materialize(feast_home, CUTOFFS[1], online, REDIS, progress=False)
     after = reader.articles([aid])
     assert reader.version != version
     frame = snapshot_frame(feast_home, "article", CUTOFFS[1])
@@ -218,7 +219,7 @@ def test_bad_snapshot_leaves_online_store_alone(
 ) -> None:
     """A missing or invalid snapshot raises, naming the file, before anything is written."""
     cutoff = CUTOFFS[1]
-    path = st.snapshot_path(feast_home, "article", cutoff)
+    path = mat.snapshot_path(feast_home, "article", cutoff)
     if damage == "missing":
         path.unlink()
     else:
@@ -231,8 +232,8 @@ def test_bad_snapshot_leaves_online_store_alone(
     store = st.open_store(feast_home, online, REDIS)
     stamp = st.read_stamp(store, feast_home)
     before = sdk_rows(feast_home, online, int(CUSTOMERS[1]), [int(a) for a in ARTICLES[:5]])
-    with pytest.raises(st.SnapshotError, match=str(path)):
-        st.materialize(feast_home, cutoff, online, REDIS, progress=False)
+    with pytest.raises(mat.SnapshotError, match=str(path)):
+        mat.materialize(feast_home, cutoff, online, REDIS, progress=False)
     after = sdk_rows(feast_home, online, int(CUSTOMERS[1]), [int(a) for a in ARTICLES[:5]])
     assert st.read_stamp(store, feast_home) == stamp
     assert before.keys() == after.keys()
@@ -260,9 +261,9 @@ def test_sqlite_rows_equal_feast_materialize(tmp_path: Path) -> None:
         write_snapshot(settings, "customer", CUTOFFS[0], CUSTOMERS[:40], seed=0)
         write_snapshot(settings, "article", CUTOFFS[0], ARTICLES[:30], seed=1)
         st.apply(settings)
-    start = st.cutoff_datetime(CUTOFFS[0])
+    start = mat.cutoff_datetime(CUTOFFS[0])
     st.open_store(homes[0]).materialize(start, start + dt.timedelta(days=1))
-    st.materialize(homes[1], CUTOFFS[0], progress=False)
+    mat.materialize(homes[1], CUTOFFS[0], progress=False)
     rows = [sqlite_rows(h.paths.feast / "online_store.db") for h in homes]
     assert len(rows[0]) == (40 * 92 + 30 * 53)
     assert rows[0] == rows[1]

@@ -10,7 +10,6 @@ import pytest
 
 from recsys import schema
 from recsys.evaluation.metrics import map_at_k
-from recsys.ranking.features import CUTOFF
 from recsys.ranking.interactions import (
     AFFINITY_ATTRIBUTES,
     feature_names,
@@ -21,6 +20,7 @@ from recsys.ranking.recommend import top_by_score
 from recsys.ranking.sampling import LABEL
 from recsys.ranking.train import train_ranker, truth_sizes
 from recsys.retrieval.history import History
+from recsys.schema import CUTOFF
 
 C, A = schema.CUSTOMER_ID, schema.ARTICLE_ID
 
