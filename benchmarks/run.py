@@ -138,7 +138,7 @@ def _detail(step: str, raw: Path, output: str) -> str:
         found = re.search(r"materialized .*", text)
         return found.group(0) if found else ""
     if step.startswith("pipeline"):
-        found = re.search(r"ranker MAP@12 .*?candidates per buyer\)", text)
+        found = re.search(r"ranker MAP@12 [\d.]+ = [\d.]+x \w+ \([\d.]+\)", text)
         return found.group(0) if found else ""
     if step.startswith("serving latency"):
         found = re.search(r"\{.*\}", text)
@@ -217,6 +217,31 @@ def render_retrieval() -> str:
     return "\n".join(parts).rstrip()
 
 
+def pipeline_figures(data: dict) -> dict:
+    """What the README shows of a `hm pipeline --json` file: the run's summary (older files,
+    written before the loop had one sequencer, hold the same figures under other keys)."""
+    if "plan" not in data:
+        return {
+            "valid": data["valid_cutoff"],
+            "weeks": len(data["train_cutoffs"]),
+            "candidates": data["candidates"],
+            "table": data["table"],
+            "timings": data["timings"],
+            "peaks": data.get("peak_gib") or {},
+        }
+    table = list(data["gate"]["table"])
+    if data["gate"].get("binary_map") is not None:
+        table.append({"model": "ranker (binary)", "map@12": data["gate"]["binary_map"]})
+    return {
+        "valid": data["plan"]["valid"],
+        "weeks": len(data["plan"]["train"]),
+        "candidates": data["settings"]["candidates"],
+        "table": table,
+        "timings": data["timings"],
+        "peaks": data["peaks"],
+    }
+
+
 def render_pipeline() -> str:
     """MAP@12 tables of `hm pipeline` per scale (from benchmarks/results/pipeline_*.json)."""
     parts = []
@@ -224,29 +249,28 @@ def render_pipeline() -> str:
         path = RESULTS / f"pipeline_{scale}.json"
         if not path.exists():
             continue
-        data = json.loads(path.read_text())
+        data = pipeline_figures(json.loads(path.read_text()))
         rows = [
             "| model | MAP@12 | recall@12 | NDCG@12 | hit rate@12 |",
             "|---|---:|---:|---:|---:|",
         ]
         for r in data["table"]:
             name = f"**{r['model']}**" if r["model"] == "ranker" else r["model"]
-            rows.append(
-                f"| {name} | {r['map@12']:.4f} | {r['recall@12']:.4f} | {r['ndcg@12']:.4f} "
-                f"| {r['hit_rate@12']:.4f} |"
-            )
+            cells = [f"{r[c]:.4f}" if c in r else "" for c in METRICS]
+            rows.append(f"| {name} | " + " | ".join(cells) + " |")
         laps = ", ".join(f"{k} {v:.0f} s" for k, v in data["timings"].items())
         title = (
-            f"**{scale}** (validation week from {data['valid_cutoff']}, trained on "
-            f"{len(data['train_cutoffs'])} weeks, {data['candidates']} candidates; {laps}):"
+            f"**{scale}** (validation week from {data['valid']}, trained on "
+            f"{data['weeks']} weeks, {data['candidates']} candidates; {laps}):"
         )
         parts += [title, "", *rows, ""]
-        if data.get("peak_gib"):
-            peaks = ", ".join(f"{k} {v:.1f}" for k, v in data["peak_gib"].items())
+        if data["peaks"]:
+            peaks = ", ".join(f"{k} {v:.1f}" for k, v in data["peaks"].items())
             parts += [f"Peak memory after each step (GiB): {peaks}.", ""]
     return "\n".join(parts).rstrip()
 
 
+METRICS = ("map@12", "recall@12", "ndcg@12", "hit_rate@12")
 PIPELINE_MARKERS = ("<!-- pipeline:start -->", "<!-- pipeline:end -->")
 SERVING_MARKERS = ("<!-- serving:start -->", "<!-- serving:end -->")
 

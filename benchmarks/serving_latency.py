@@ -1,17 +1,16 @@
-"""Serving latency on a home with a champion: in process, and over HTTP under concurrent load.
+"""Serving latency on a home the weekly loop published: in process, and over HTTP under load.
 
-1. Materializes the champion's cutoff into the online store if it is not live yet (timed).
-2. In process: ``Recommender.recommend`` (ranking in real time) for random customers with
+1. In process: ``Recommender.recommend`` (ranking in real time) for random customers with
    precomputed candidates, without and with a viewed article, next to the naive path on the
    same rows in the same run: the plain Feast SDK ``get_online_features`` (service
    ``ranker_v1``) for the customer and its candidate articles; and the time to rank every
-   customer's context-free list ahead (:mod:`serving.answers`, done once per serving state).
-3. HTTP: ``hm serve`` in its own process, the load generator (:mod:`benchmarks.http_load`) in
+   customer's context-free list ahead (:mod:`serving.ahead`, done by the loop once per state).
+2. HTTP: ``hm serve`` in its own process, the load generator (:mod:`benchmarks.http_load`) in
    another, for 1 and 2 workers: GET (answered ahead) in closed loop at each ``--concurrency``;
    the POST with a viewed article (ranked in real time) in closed loop, then open loop at each
    ``--rates`` (Poisson arrivals, at most the largest concurrency in flight); GET with answers
    ahead turned off (ranked in real time) in closed loop.
-4. The floor: :mod:`benchmarks.http_floor` (the same route answering a constant body, on
+3. The floor: :mod:`benchmarks.http_floor` (the same route answering a constant body, on
    FastAPI and as a bare ASGI app) under the same closed-loop load, i.e. what HTTP alone costs
    on this machine.
 Prints one JSON line (and writes it to ``--json``).
@@ -37,22 +36,6 @@ from benchmarks.online_latency import percentiles
 from recsys.settings import Settings, get_settings
 
 
-def ensure_materialized(settings: Settings) -> float:
-    """Materialize the champion's cutoff unless it is live; seconds spent (0 if it was)."""
-    from recsys import registry
-    from recsys.features import store
-    from recsys.ranking.package import RecommenderPackage
-
-    cutoff = RecommenderPackage.load(registry.download_package(settings, registry.CHAMPION)).cutoff
-    stamp = store.read_stamp(store.open_store(settings), settings) or ""
-    if stamp.startswith(cutoff.isoformat()):
-        return 0.0
-    start = time.perf_counter()
-    store.apply(settings)
-    store.materialize(settings, cutoff, progress=False)
-    return time.perf_counter() - start
-
-
 def timed(fn, args: list) -> list[float]:
     """Seconds of ``fn(a)`` for each ``a``."""
     out = []
@@ -72,7 +55,7 @@ def in_process(settings: Settings, reps: int) -> tuple[dict, np.ndarray, np.ndar
     deploy), the second is the steady state of a running server.
     """
     from recsys.features import store
-    from serving.answers import precompute
+    from serving.ahead import precompute
     from serving.recommender import Recommender
 
     start = time.perf_counter()
@@ -219,9 +202,9 @@ def floor_only(args: argparse.Namespace) -> dict:
 
 
 def measure_all(args: argparse.Namespace) -> dict:
-    """Materialize if needed, then in process, over HTTP and the floor, on the settings' home."""
+    """In process, over HTTP and the floor, on the settings' home."""
     settings = get_settings()
-    result = {"materialize_s": round(ensure_materialized(settings), 1)}
+    result: dict = {}
     inproc, customers, viewed = in_process(settings, args.reps)
     result["in_process"] = inproc
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,4 +1,4 @@
-"""Flow ``batch-recommend``: the champion's top 12 for every customer, in Kaggle's format."""
+"""Flow ``batch-recommend``: a model's top 12 for every customer, in Kaggle's submission format."""
 
 from __future__ import annotations
 
@@ -6,29 +6,39 @@ from pathlib import Path
 
 from prefect import flow, task
 
-from recsys.settings import get_settings
+from flows.publish import RECS, batch
+from flows.summary import BatchFacts
+from recsys.settings import Settings
 
 
-@task(name="recommend every customer")
-def recommend_task(out: str | None) -> dict:
-    """The champion package ranks every customer; the submission goes to ``out`` (or the home)."""
-    from recsys import registry
+@task(name="write submission")
+def submission_task(settings: Settings, recs_dir: str, out: str | None) -> dict:
+    """The batch's recommendations as ``customer_id,prediction`` (Kaggle's hex ids) -> a CSV."""
+    import pandas as pd
+
+    from recsys import schema
     from recsys.data.lake import Lake
-    from recsys.pipeline import predict_step
-    from recsys.ranking.package import RecommenderPackage
+    from recsys.ranking.submission import submission_frame, write_submission
 
-    settings = get_settings()
-    version = registry.version_by_alias(settings, registry.CHAMPION)
-    if version is None:
-        raise RuntimeError("no champion model is registered: run the training stages first")
-    package = RecommenderPackage.load(registry.download_package(settings, registry.CHAMPION))
-    target = Path(out) if out else settings.paths.root / "submissions" / f"{package.cutoff}.csv"
+    folder = Path(recs_dir)
+    cutoff = (folder / "cutoff.txt").read_text().strip()
+    target = Path(out) if out else settings.paths.submissions / f"{cutoff}.csv"
     target.parent.mkdir(parents=True, exist_ok=True)
-    predict_step(settings, Lake(settings.paths.lake), package, target, False)
-    return {"champion": str(version.version), "cutoff": str(package.cutoff), "path": str(target)}
+    columns = [schema.CUSTOMER_ID, schema.CUSTOMER_HEX]
+    customers = Lake(settings.paths.lake).read(schema.CUSTOMERS, columns).to_pandas()
+    frame = submission_frame(pd.read_parquet(folder / RECS), customers)
+    return {"path": str(write_submission(frame, target)), "cutoff": cutoff, "rows": len(frame)}
 
 
-@flow(name="batch-recommend", log_prints=True)
-def batch_recommend(out: str | None = None) -> dict:
-    """Recommendations from the model behind alias ``champion``."""
-    return recommend_task(out)
+@flow(name="batch-recommend", log_prints=True, validate_parameters=False)
+def batch_recommend(
+    settings: Settings,
+    version: str,
+    out: str | None = None,
+    progress: bool = False,
+) -> BatchFacts:
+    """Model ``version``'s recommendations for every customer (cached: the publish step has
+    usually ranked the champion already), written as a submission."""
+    recs, _ = batch(settings, version, progress)
+    written = submission_task(settings, str(recs), out)
+    return BatchFacts(version=version, **written)

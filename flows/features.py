@@ -1,4 +1,4 @@
-"""Flow ``build-features``: weekly snapshots (offline store), Feast registry, materialization."""
+"""Flow ``build-features``: weekly snapshots (the offline store) and the Feast registry."""
 
 from __future__ import annotations
 
@@ -6,53 +6,43 @@ import datetime as dt
 
 from prefect import flow, task
 
-from recsys.settings import get_settings
+from flows.summary import FeatureFacts
+from recsys.settings import Settings
 
 
 @task(name="build snapshots")
-def build_snapshots_task(cutoffs: list[dt.date]) -> dict:
+def build_snapshots_task(settings: Settings, cutoffs: list[dt.date], progress: bool) -> dict:
     """Customer and article snapshots of ``cutoffs`` (files up to date are kept, not rebuilt)."""
     from recsys.data.lake import Lake
     from recsys.features.snapshots import build_snapshots
 
-    settings = get_settings()
-    infos = build_snapshots(Lake(settings.paths.lake), cutoffs, settings.paths.features, False)
-    built = [i for i in infos if i.seconds > 0]
-    return {
-        "cutoffs": [str(c) for c in cutoffs],
-        "built": len(built),
-        "kept": len(infos) - len(built),
-    }
+    lake = Lake(settings.paths.lake)
+    infos = build_snapshots(lake, cutoffs, settings.paths.features, progress)
+    built = [i for i in infos if not i.skipped]
+    return {"built": len(built), "kept": len(infos) - len(built)}
 
 
 @task(name="feast apply", retries=2, retry_delay_seconds=5)
-def apply_task() -> int:
+def apply_task(settings: Settings) -> int:
     """Register entities, views and services; the number of feature views."""
     from recsys.features import store
 
-    return len(store.apply(get_settings()).list_feature_views())
+    return len(store.apply(settings).list_feature_views())
 
 
-@task(name="materialize", retries=2, retry_delay_seconds=5)
-def materialize_task(cutoff: dt.date) -> dict:
-    """The snapshots of ``cutoff`` into the online store (validated before any write)."""
-    from recsys.features import store
-
-    return store.materialize(get_settings(), cutoff, progress=False)
-
-
-@flow(name="build-features", log_prints=True)
-def build_features(cutoffs: list[dt.date]) -> dict:
+@flow(name="build-features", log_prints=True, validate_parameters=False)
+def build_features(
+    settings: Settings, cutoffs: list[dt.date], progress: bool = False
+) -> FeatureFacts:
     """Snapshots for every cutoff the week needs, then ``feast apply``."""
     from recsys.features import spec
 
-    built = build_snapshots_task(cutoffs)
-    views = apply_task()
-    features = len(spec.customer_features()) + len(spec.article_features())
-    return {**built, "feature_views": views, "features": features}
-
-
-@flow(name="publish-features", log_prints=True)
-def publish_features(cutoff: dt.date) -> dict:
-    """Materialize the newest snapshots: the week's features go live for serving."""
-    return materialize_task(cutoff)
+    built = build_snapshots_task(settings, cutoffs, progress)
+    views = apply_task(settings)
+    return FeatureFacts(
+        cutoffs=[str(c) for c in cutoffs],
+        built=built["built"],
+        kept=built["kept"],
+        features=len(spec.customer_features()) + len(spec.article_features()),
+        views=views,
+    )

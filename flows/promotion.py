@@ -1,73 +1,100 @@
-"""Flow ``evaluate-and-promote``: the ranker vs baselines and the champion; register; gate."""
+"""Flow ``evaluate-and-gate``: the ranker vs baselines and the champion, registered as challenger.
+
+The decision is recorded here; the ``champion`` alias moves later, in ``publish``, once the new
+version's candidates and answers are in place (so a server never sees a champion it cannot
+serve).
+"""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from prefect import flow, task
 
-from flows.cache import cached, fingerprint, mark_done, stage_dir
-from flows.retrieval import as_date
-from recsys.settings import get_settings
+from flows.cache import cached, fingerprint, fresh, mark_done, stage_dir
+from flows.ranking import BINARY
+from flows.retrieval import CandidateWeeks
+from flows.summary import GateFacts
+from recsys.ranking.weeks import WeekPlan
+from recsys.settings import Settings
+
+OUTCOME = "outcome.json"
 
 
-def week_plan(plan: dict):
-    """A :class:`~recsys.ranking.weeks.WeekPlan` from its Prefect parameter form."""
-    from recsys.ranking.weeks import WeekPlan
-
-    return WeekPlan(
-        tuple(map(as_date, plan["train"])), as_date(plan["valid"]), as_date(plan["predict"])
-    )
-
-
-@task(name="evaluate, register and gate", retries=1, retry_delay_seconds=10)
-def evaluate_and_register(key: str, out: str, plan: dict, weeks: dict, ranker_dir: str) -> dict:
-    """Compare on the validation week, log to MLflow, register ``challenger``, maybe promote.
+@task(name="evaluate and register", retries=1, retry_delay_seconds=10)
+def evaluate_task(
+    settings: Settings, key: str, out: str, plan: WeekPlan, weeks: CandidateWeeks, ranker_dir: str
+) -> str:
+    """Compare on the validation week, log to MLflow, register ``challenger``, decide.
 
     Cached on the ranker and the serving union: a re-run registers nothing twice.
     """
-    from recsys import pipeline
+    from recsys import gate
     from recsys.data.lake import Lake
+    from recsys.ranking.assembly import package_meta, serving_package
     from recsys.ranking.dataset import load_week
+    from recsys.ranking.evaluate import evaluate_ranker
     from recsys.ranking.ranker import Ranker
     from recsys.retrieval.sources import parse_sources
 
-    settings, wp = get_settings(), week_plan(plan)
-    lake = Lake(settings.paths.lake)
+    path, lake = fresh(Path(out)), Lake(settings.paths.lake)
     ranker = Ranker.load(Path(ranker_dir))
-    week = load_week(lake, wp.valid, Path(weeks["valid"]))
-    specs = parse_sources(weeks["sources"])
-    result, recall, champion = pipeline.evaluate_week(settings, lake, wp, ranker, week, specs)
-    meta = pipeline.package_meta(settings, lake, wp, specs)
-    package = pipeline.serving_package(Path(weeks["serving"]), ranker, meta)
+    binary = Path(ranker_dir) / BINARY
+    week = load_week(lake, plan.valid, Path(weeks.valid))
+    specs = parse_sources(weeks.sources)
+    evaluation = evaluate_ranker(
+        week,
+        ranker,
+        settings.candidates,
+        settings.active_weeks,
+        Ranker.load(binary) if binary.exists() else None,
+    )
+    champion = gate.champion_map(settings, lake, week, specs)
+    package = serving_package(
+        Path(weeks.serving), ranker, package_meta(settings, lake, plan, specs)
+    )
     rows = int((Path(ranker_dir) / "train_rows.txt").read_text())
-    pipeline.track_run(settings, result, package, recall, champion, rows)
-    summary = outcome(result, champion)
-    Path(out).mkdir(parents=True, exist_ok=True)
-    (Path(out) / "outcome.json").write_text(json.dumps(summary, indent=1))
-    mark_done(Path(out))
-    return summary
+    done = gate.register(settings, plan, evaluation, package, champion, rows)
+    facts = gate_facts(done, evaluation, champion)
+    (path / OUTCOME).write_text(facts.model_dump_json(indent=1))
+    return str(mark_done(path))
 
 
-def outcome(result, champion: tuple[str, float] | None) -> dict:
-    """What the report shows of an evaluation: the table, recall and the gate's decision."""
-    return {
-        "table": result.comparison.round(4).reset_index(names="model").to_dict(orient="records"),
-        "recall": {k: round(float(v), 4) for k, v in result.recall.items()},
-        "map": float(result.comparison.loc["ranker", "map@12"]),
-        "champion": None if champion is None else {"version": champion[0], "map": champion[1]},
-        "version": result.version,
-        "run_id": result.run_id,
-        "promoted": bool(result.decision.promote),
-        "reason": result.decision.reason,
-    }
+def gate_facts(done, evaluation, champion: tuple[str, float] | None) -> GateFacts:
+    """What the summary shows of a registration (a ``recsys.gate.Registration``) and of the
+    evaluation (a ``recsys.ranking.evaluate.Evaluation``)."""
+    segments, binary = evaluation.segments, evaluation.binary
+    return GateFacts(
+        version=done.version,
+        run_id=done.run_id,
+        promoted=done.decision.promote,
+        reason=done.decision.reason,
+        map=evaluation.map,
+        champion_version=champion[0] if champion else None,
+        champion_map=champion[1] if champion else None,
+        table=_records(evaluation.comparison, "model"),
+        recall={k: round(float(v), 4) for k, v in evaluation.recall.items()},
+        segments=None if segments is None else _records(segments, "segment"),
+        binary_map=None if binary is None else float(binary["map@12"].iloc[0]),
+    )
 
 
-@flow(name="evaluate-and-promote", log_prints=True)
-def evaluate_and_promote(plan: dict, weeks: dict, ranker_dir: str) -> dict:
-    """Register the new package; ``champion`` moves only if it beats the champion's MAP@12."""
-    settings = get_settings()
-    key = fingerprint(settings, "gate", ranker_dir, weeks["serving"], weeks["valid"])
+def _records(table, index: str) -> list[dict]:
+    """A table's rows as dicts, the index as column ``index``, floats rounded."""
+    return table.round(4).reset_index(names=index).to_dict(orient="records")
+
+
+@flow(name="evaluate-and-gate", log_prints=True, validate_parameters=False)
+def evaluate_and_gate(
+    settings: Settings,
+    plan: WeekPlan,
+    weeks: CandidateWeeks,
+    ranker_dir: str,
+    use_cache: bool = True,
+) -> GateFacts:
+    """Register the new package as challenger and decide whether it replaces the champion."""
+    key = fingerprint(settings, "gate", ranker_dir, weeks.serving, weeks.valid)
     out = stage_dir(settings, "gate", key)
-    return cached(evaluate_and_register, settings, out)(key, str(out), plan, weeks, ranker_dir)
+    run = cached(evaluate_task, settings, out, use_cache)
+    done = run(settings, key, str(out), plan, weeks, ranker_dir)
+    return GateFacts.model_validate_json((Path(done) / OUTCOME).read_text())

@@ -1,40 +1,55 @@
-"""Flow ``train-ranker``: LightGBM LambdaRank on the training weeks, early-stopped on validation."""
+"""Flow ``train-ranker``: LightGBM LambdaRank on the training weeks, early-stopped on validation.
+
+With ``binary``, the binary-classifier variant is trained on the same rows beside it (compared,
+never registered).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from prefect import flow, task
 
-from flows.cache import cached, fingerprint, mark_done, stage_dir
-from flows.retrieval import as_date
-from recsys.settings import get_settings
+from flows.cache import cached, fingerprint, fresh, mark_done, stage_dir
+from flows.retrieval import CandidateWeeks
+from recsys.settings import Settings
+
+BINARY = "binary"  # sub-folder of the ranker's folder holding the binary variant
 
 
 @task(name="fit ranker")
-def fit_ranker_task(key: str, out: str, train: list[str], valid: str, valid_cutoff: str) -> str:
-    """Train on the weeks under ``train``, stop on the week under ``valid`` -> ``out``."""
+def fit_ranker_task(
+    settings: Settings, key: str, out: str, weeks: CandidateWeeks, valid: dt.date, binary: bool
+) -> str:
+    """Train on the weeks under ``weeks.train``, stop on the validation week -> ``out``."""
     import pandas as pd
 
     from recsys.data.lake import Lake
-    from recsys.pipeline import train_step
     from recsys.ranking.dataset import load_week
+    from recsys.ranking.train import fit_ranker
 
-    settings = get_settings()
-    frames = pd.concat([pd.read_parquet(Path(p) / "frame.parquet") for p in train])
-    week = load_week(Lake(settings.paths.lake), as_date(valid_cutoff), Path(valid))
-    ranker = train_step(settings, frames.reset_index(drop=True), week)
-    ranker.save(Path(out))
-    (Path(out) / "train_rows.txt").write_text(str(len(frames)))
-    return str(mark_done(Path(out)))
+    path = fresh(Path(out))
+    frames = pd.concat([pd.read_parquet(Path(p) / "frame.parquet") for p in weeks.train])
+    frames = frames.reset_index(drop=True)
+    week = load_week(Lake(settings.paths.lake), valid, Path(weeks.valid))
+    fit_ranker(settings, frames, week).save(path)
+    if binary:
+        fit_ranker(settings, frames, week, "binary").save(path / BINARY)
+    (path / "train_rows.txt").write_text(str(len(frames)))
+    return str(mark_done(path))
 
 
-@flow(name="train-ranker", log_prints=True)
-def train_ranker(weeks: dict, valid_cutoff: str) -> str:
+@flow(name="train-ranker", log_prints=True, validate_parameters=False)
+def train_ranker(
+    settings: Settings,
+    weeks: CandidateWeeks,
+    valid: dt.date,
+    binary: bool = False,
+    use_cache: bool = True,
+) -> str:
     """The ranker's folder (cached on the candidate weeks it learns from)."""
-    settings = get_settings()
-    key = fingerprint(settings, "ranker", weeks["train"], weeks["valid"], settings.threads)
+    key = fingerprint(settings, "ranker", weeks.train, weeks.valid, settings.threads, binary)
     out = stage_dir(settings, "ranker", key)
-    return cached(fit_ranker_task, settings, out)(
-        key, str(out), weeks["train"], weeks["valid"], str(valid_cutoff)
-    )
+    run = cached(fit_ranker_task, settings, out, use_cache)
+    return run(settings, key, str(out), weeks, valid, binary)

@@ -8,18 +8,25 @@ a cached task keyed on the lake version, cutoff, sources and settings.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
 
 from prefect import flow, task
 
-from flows.cache import cached, fingerprint, mark_done, stage_dir
+from flows.cache import cached, fingerprint, fresh, mark_done, stage_dir
+from recsys.ranking.weeks import WeekPlan
 from recsys.retrieval.sources import DEFAULT_SOURCES, SourceSpec, parse_sources, with_home
-from recsys.settings import Settings, get_settings
+from recsys.settings import Settings
 
 
-def as_date(value: dt.date | str) -> dt.date:
-    """A cutoff passed through Prefect parameters (a date or its ISO text)."""
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+@dataclass(frozen=True)
+class CandidateWeeks:
+    """Where the stage left its outputs: training weeks, validation week, serving union."""
+
+    train: list[str]
+    valid: str
+    serving: str
+    sources: list[dict]
 
 
 def source_specs(settings: Settings, sources: list[dict] | None) -> list[SourceSpec]:
@@ -28,59 +35,69 @@ def source_specs(settings: Settings, sources: list[dict] | None) -> list[SourceS
 
 
 @task(name="training week")
-def training_week_task(key: str, out: str, cutoff: dt.date, index: int, sources: list) -> str:
+def training_week_task(
+    settings: Settings, key: str, out: str, cutoff: dt.date, index: int, sources: list[dict]
+) -> str:
     """Sampled training rows of the week from ``cutoff`` -> ``out/frame.parquet``."""
     from recsys.data.lake import Lake
-    from recsys.pipeline import train_week
+    from recsys.ranking.weeks import train_week
 
-    settings, path = get_settings(), Path(out)
+    path = fresh(Path(out))
     specs = source_specs(settings, sources)
-    frame = train_week(settings, Lake(settings.paths.lake), cutoff, index, specs, False)
-    path.mkdir(parents=True, exist_ok=True)
+    frame = train_week(settings, Lake(settings.paths.lake), cutoff, index, specs)
     frame.to_parquet(path / "frame.parquet", index=False)
     return str(mark_done(path))
 
 
 @task(name="validation week")
-def validation_week_task(key: str, out: str, cutoff: dt.date, sources: list) -> str:
+def validation_week_task(
+    settings: Settings, key: str, out: str, cutoff: dt.date, sources: list[dict]
+) -> str:
     """The validation week's candidates, purchases and fitted union -> ``out``."""
     from recsys.data.lake import Lake
-    from recsys.pipeline import valid_week
     from recsys.ranking.dataset import save_week
+    from recsys.ranking.weeks import valid_week
 
-    settings = get_settings()
-    specs = source_specs(settings, sources)
-    week = valid_week(settings, Lake(settings.paths.lake), cutoff, specs, False)
-    return str(mark_done(save_week(week, Path(out))))
+    path = fresh(Path(out))
+    week = valid_week(settings, Lake(settings.paths.lake), cutoff, source_specs(settings, sources))
+    return str(mark_done(save_week(week, path)))
 
 
 @task(name="serving union")
-def serving_union_task(key: str, out: str, cutoff: dt.date, sources: list) -> str:
+def serving_union_task(
+    settings: Settings, key: str, out: str, cutoff: dt.date, sources: list[dict]
+) -> str:
     """The union fitted on everything before ``cutoff`` plus the best sellers -> ``out``."""
     from recsys.data.lake import Lake
-    from recsys.pipeline import fit_serving_union
+    from recsys.ranking.assembly import fit_serving_union
 
-    settings = get_settings()
+    path = fresh(Path(out))
     specs = source_specs(settings, sources)
-    fit_serving_union(Lake(settings.paths.lake), cutoff, specs, Path(out))
-    return str(mark_done(Path(out)))
+    return str(mark_done(fit_serving_union(Lake(settings.paths.lake), cutoff, specs, path)))
 
 
-@flow(name="train-retrievers", log_prints=True)
-def train_retrievers(plan: dict, lake_version: str, sources: list[dict] | None = None) -> dict:
+@flow(name="train-retrievers", log_prints=True, validate_parameters=False)
+def train_retrievers(
+    settings: Settings,
+    plan: WeekPlan,
+    lake_version: str,
+    sources: list[dict] | None = None,
+    use_cache: bool = True,
+) -> CandidateWeeks:
     """Candidate weeks for training and validation and the serving union (cached per week)."""
-    settings = get_settings()
     sources = [s.as_dict() for s in source_specs(settings, sources)]
-    paths: dict = {"train": []}
-    for i, cutoff in enumerate(map(as_date, plan["train"])):
+    train = []
+    for i, cutoff in enumerate(plan.train):
         key = fingerprint(settings, "train", lake_version, cutoff, i, sources)
         out = stage_dir(settings, "train_week", key)
-        task_ = cached(training_week_task, settings, out)
-        paths["train"].append(task_(key, str(out), cutoff, i, sources))
-    for role, fn in (("valid", validation_week_task), ("serving", serving_union_task)):
-        cutoff = as_date(plan["valid"] if role == "valid" else plan["predict"])
+        run = cached(training_week_task, settings, out, use_cache)
+        train.append(run(settings, key, str(out), cutoff, i, sources))
+    paths = {}
+    for role, fn, cutoff in (
+        ("valid", validation_week_task, plan.valid),
+        ("serving", serving_union_task, plan.predict),
+    ):
         key = fingerprint(settings, role, lake_version, cutoff, sources)
         out = stage_dir(settings, f"{role}_week", key)
-        paths[role] = cached(fn, settings, out)(key, str(out), cutoff, sources)
-    paths["sources"] = sources
-    return paths
+        paths[role] = cached(fn, settings, out, use_cache)(settings, key, str(out), cutoff, sources)
+    return CandidateWeeks(train, paths["valid"], paths["serving"], sources)

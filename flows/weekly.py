@@ -1,9 +1,11 @@
-"""Flow ``weekly-retrain``: validate, features, retrievers, ranker, gate, publish, batch.
+"""Flow ``weekly-retrain``: the one sequencer of the weekly loop.
 
-The composition of the stage flows, run every week after the week closes (see
-:mod:`flows.deploy`). Failing validation stops it before anything is built, materialized or
-registered; a crash in any stage leaves last week's online features and champion live, and a
-re-run resumes from the cached stages.
+validate and ingest -> features -> retrievers -> ranker -> evaluate and gate -> publish (online
+features, candidates, answers ranked ahead, then the champion alias) -> batch. Run every week
+after the week closes (:mod:`flows.deploy`), by ``hm run`` / ``hm retrain``, and by
+``hm pipeline`` (no cache, submission from the new model). Failing validation stops it before
+anything is built, materialized or registered; a crash in any stage leaves last week's online
+features and champion live, and a re-run resumes from the cached stages.
 """
 
 from __future__ import annotations
@@ -13,24 +15,29 @@ import datetime as dt
 from prefect import flow, task
 
 from flows.batch import batch_recommend
-from flows.features import build_features, publish_features
-from flows.promotion import evaluate_and_promote
+from flows.clock import StageClock
+from flows.features import build_features
+from flows.options import RunOptions
+from flows.promotion import evaluate_and_gate
+from flows.publish import publish
 from flows.ranking import train_ranker
-from flows.report import weekly_report
 from flows.retrieval import train_retrievers
+from flows.summary import PlanFacts, RunSummary
 from flows.validate import validate_raw
-from recsys.settings import get_settings
+from recsys.ranking.weeks import WeekPlan
+from recsys.settings import Settings
+
+SHAPING = ("candidates", "train_weeks", "train_customers", "sampling", "negatives")
+SHAPING += ("valid_customers", "batch_customers", "active_weeks", "threads")
 
 
 @task(name="plan weeks")
-def plan_task(as_of: dt.date | None) -> dict:
+def plan_task(settings: Settings, as_of: dt.date | None) -> WeekPlan:
     """Training, validation and predicted cutoffs of the live lake (as of ``as_of``)."""
     from recsys.data.lake import Lake
     from recsys.ranking.weeks import plan_weeks
 
-    settings = get_settings()
-    plan = plan_weeks(Lake(settings.paths.lake), settings.train_weeks, as_of)
-    return {"train": list(plan.train), "valid": plan.valid, "predict": plan.predict}
+    return plan_weeks(Lake(settings.paths.lake), settings.train_weeks, as_of)
 
 
 @flow(name="weekly-retrain", log_prints=True)
@@ -38,31 +45,50 @@ def weekly_retrain(
     raw_dir: str | None = None,
     as_of: dt.date | None = None,
     sources: list[dict] | None = None,
-    out: str | None = None,
-) -> dict:
-    """Retrain on the data as of ``as_of`` (default: all), gate, publish features, batch."""
+    options: RunOptions | None = None,
+    settings: Settings | None = None,
+) -> RunSummary:
+    """Ingest what arrived, retrain, gate, publish for serving, batch: one run of the loop.
+
+    ``raw_dir`` defaults to ``settings.raw`` (``HM_RAW``); ``as_of`` replays an earlier week;
+    ``sources`` replaces the default candidate sources; ``settings`` defaults to the ``HM_*``
+    environment of the process that runs the flow (a deployment's worker).
+    """
     from prefect.artifacts import create_markdown_artifact
 
-    data = validate_raw(raw_dir)
-    plan = plan_task(as_of)
-    features = build_features([*plan["train"], plan["valid"], plan["predict"]])
-    weeks = train_retrievers(plan, data["version"], sources)
-    ranker_dir = train_ranker(weeks, str(plan["valid"]))
-    gate = evaluate_and_promote(plan, weeks, ranker_dir)
-    materialized = publish_features(plan["predict"])
-    batch = batch_recommend(out)
-    summary = {
-        "plan": {
-            k: [str(c) for c in v] if isinstance(v, list) else str(v) for k, v in plan.items()
-        },
-        "data": data,
-        "features": features,
-        "materialized": int(
-            materialized.get("customer_rows", 0) + materialized.get("article_rows", 0)
+    settings = settings or Settings()
+    options = options or RunOptions()
+    raw = raw_dir or (str(settings.raw) if settings.raw else None)
+    use, bars, clock = options.cache, options.progress, StageClock()
+    with clock("ingest"):
+        data = validate_raw(settings, raw, bars)
+        plan = plan_task(settings, as_of)
+    with clock("features"):
+        features = build_features(settings, plan.all, bars)
+    with clock("candidates"):
+        weeks = train_retrievers(settings, plan, data.version, sources, use)
+    with clock("train"):
+        ranker_dir = train_ranker(settings, weeks, plan.valid, options.binary, use)
+    with clock("evaluate"):
+        gate = evaluate_and_gate(settings, plan, weeks, ranker_dir, use)
+    with clock("publish"):
+        published = publish(settings, plan.predict, gate, bars)
+    version = gate.version if options.submission == "new" else published.champion
+    with clock("batch"):
+        out = str(options.out) if options.out else None
+        batch = batch_recommend(settings, version or gate.version, out, bars)
+    summary = RunSummary(
+        plan=PlanFacts(
+            train=[str(c) for c in plan.train], valid=str(plan.valid), predict=str(plan.predict)
         ),
-        "gate": gate,
-        "batch": batch,
-    }
-    summary["report"] = weekly_report(summary)
-    create_markdown_artifact(summary["report"], key="weekly-retrain", description="weekly retrain")
+        data=data,
+        features=features,
+        gate=gate,
+        published=published,
+        batch=batch,
+        timings=clock.laps,
+        peaks=clock.peaks,
+        settings={name: getattr(settings, name) for name in SHAPING},
+    )
+    create_markdown_artifact(summary.markdown(), key="weekly-retrain", description="weekly retrain")
     return summary

@@ -101,7 +101,7 @@ def run(ctx: typer.Context, raw: RawOpt = None, quiet: Quiet = False) -> None:
 
     Without --raw/HM_RAW it generates the small synthetic world first; then runs the
     `weekly-retrain` Prefect flow end to end (validate, features, retrievers, ranker, gate,
-    publish, batch) and prints its report.
+    publish for serving, batch) and prints its summary. `hm serve` works right after.
     """
     from recsys.commands.orchestration import run_main
 
@@ -122,27 +122,37 @@ def retrain(
     out: Annotated[
         Path | None, typer.Option(help="Submission CSV (default HOME/submissions/CUTOFF.csv).")
     ] = None,
+    quiet: Quiet = False,
 ) -> None:
-    """Run the `weekly-retrain` flow once (stages cached: a re-run after a crash resumes)."""
+    """Run the `weekly-retrain` flow once: ingest what arrived in --raw, retrain, gate, publish.
+
+    Stages are cached: a re-run after a crash resumes, and a re-run on the same data does no
+    work. The raw folder holds the three Kaggle files (replaced each week), or the history plus
+    one file per new week (see README, "The weekly loop").
+    """
     from recsys.commands.orchestration import run_retrain
 
-    run_retrain(_settings(ctx), raw, as_of.date() if as_of else None, config, out)
+    day = as_of.date() if as_of else None
+    run_retrain(_settings(ctx), raw, day, config, out, progress=not quiet)
 
 
 @app.command()
 def deploy(
     ctx: typer.Context,
+    raw: RawOpt = None,
     name: Annotated[str, typer.Option(help="Deployment name.")] = "weekly",
     cron: Annotated[str, typer.Option(help="Schedule (UTC).")] = "0 3 * * 3",
 ) -> None:
     """Schedule `weekly-retrain` (Wednesdays 03:00 UTC) and run it from this process.
 
+    Every run ingests what is in --raw (HM_RAW) at that time: drop the new week there (or
+    replace the Kaggle files), and the next run appends it, retrains, gates and publishes.
     Needs a Prefect server: `prefect server start` (UI on http://127.0.0.1:4200) and
     PREFECT_API_URL=http://127.0.0.1:4200/api. `prefect deploy --all` is the work-pool route.
     """
     from recsys.commands.orchestration import run_deploy
 
-    run_deploy(_settings(ctx), name, cron)
+    run_deploy(_settings(ctx), raw, name, cron)
 
 
 @app.command()
@@ -154,11 +164,12 @@ def serve(
 ) -> None:
     """Serve recommendations over HTTP: the MLflow champion ranking Feast online features.
 
-    Endpoints: GET /recommendations/{customer_id}, POST /recommendations (cart, viewing),
-    GET /articles/{id}/similar, GET /health; the OpenAPI page is /docs. A new champion or a new
-    materialization is picked up live (HM_SERVE_REFRESH_S). Every customer's list without
-    context is ranked ahead once per champion and materialization (HM_SERVE_PRECOMPUTE, on by
-    default), so a plain GET answers from memory; requests with context rank per request.
+    Loads only what the weekly loop published (champion, its candidates, online features, the
+    answers ranked ahead); run `hm run` or `hm retrain` first. Endpoints: GET
+    /recommendations/{customer_id}, POST /recommendations (cart, viewing), GET
+    /articles/{id}/similar, GET /health; the OpenAPI page is /docs. A new champion or a new
+    materialization is picked up live (HM_SERVE_REFRESH_S). A plain GET answers from the lists
+    the loop ranked ahead (HM_SERVE_PRECOMPUTE); requests with context rank per request.
     """
     from recsys.commands.serving import run_serve
 
@@ -242,24 +253,25 @@ def pipeline(
     ] = None,
     config: Annotated[Path | None, typer.Option(help="JSON list of sources.")] = None,
     binary: Annotated[bool, typer.Option(help="Also train the binary-classifier variant.")] = False,
-    mlflow: Annotated[bool, typer.Option(help="Log, register and gate in MLflow.")] = True,
     json_out: Annotated[
-        Path | None, typer.Option("--json", help="Also write the evaluation to this JSON file.")
+        Path | None, typer.Option("--json", help="Also write the run's summary to this JSON file.")
     ] = None,
     quiet: Quiet = False,
 ) -> None:
-    """validate -> ingest -> features -> retrieval -> ranker -> Kaggle submission, in one go.
+    """The weekly loop from scratch, with a Kaggle submission from the model it trains.
 
-    Trains LambdaRank on HM_TRAIN_WEEKS weeks of candidates, validates on the last complete week
-    (MAP@12 next to the baselines), registers the model as `hm-ranker` (alias challenger; champion
-    if it beats the champion on the same week), and writes 12 articles for every customer of
-    customers.csv for the week after the data.
+    The same `weekly-retrain` flow as `hm retrain`, without its cache, writing the submission
+    from this run's new model even when the gate keeps the champion: validate -> ingest ->
+    features -> retrieval -> LambdaRank (HM_TRAIN_WEEKS weeks) -> MAP@12 vs baselines on the
+    last complete week -> MLflow registry and gate -> publish for serving -> 12 articles for
+    every customer of customers.csv for the week after the data.
     """
-    from recsys.commands.pipeline import run_pipeline_cmd
+    from recsys.commands.orchestration import run_pipeline
     from recsys.commands.retrieval import select_sources
 
     specs = select_sources(source, config)
-    run_pipeline_cmd(_settings(ctx), raw_dir, out, specs, binary, mlflow, not quiet, json_out)
+    items = [s.as_dict() for s in specs]
+    run_pipeline(_settings(ctx), raw_dir, out, items, binary, not quiet, json_out)
 
 
 @app.command()
@@ -270,9 +282,9 @@ def promote(
     ] = None,
     force: Annotated[bool, typer.Option(help="Promote even if it does not win the gate.")] = False,
 ) -> None:
-    """Move the `champion` alias of hm-ranker to the challenger if it beats the champion's
-    MAP@12 on the same evaluation week (exit 1 otherwise)."""
-    from recsys.commands.pipeline import run_promote
+    """Make the challenger (or --version) champion if it beat the champion's MAP@12 on the same
+    evaluation week (exit 1 otherwise); its candidates and answers are published first."""
+    from recsys.commands.promote import run_promote
 
     run_promote(_settings(ctx), version, force)
 

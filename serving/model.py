@@ -1,60 +1,72 @@
 """What one request is served from: an immutable snapshot of the champion and the online features.
 
-:class:`ServingModel` is the champion package (union for context and cold start, ranker) with
-its precomputed candidates; :class:`ArticleTable` is every article's online features encoded for
-that ranker, with the on-sale flag. :class:`ServingState` pairs them. The recommender swaps a
-whole state in one assignment, so a request sees one model and one materialization throughout.
+:class:`ServingModel` is a published model (union for context and cold start, ranker) with its
+precomputed candidates; :class:`ArticleTable` is every article's online features encoded for
+that ranker, with the on-sale flag. :class:`ServingState` pairs them (with the answers ranked
+ahead for it, when the loop published them). The recommender swaps a whole state in one
+assignment, so a request sees one model and one materialization throughout. Everything here is
+loaded from what the weekly loop published; nothing is computed that the loop should have.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from recsys.features.online import Block, OnlineFeatures
+from recsys.features.store import open_store, read_stamp
 from recsys.ranking.candidate_store import CandidateStore
 from recsys.ranking.package import RecommenderPackage
+from recsys.schema import K
 from recsys.settings import Settings
+from serving.answers import Answers
 from serving.assemble import FeatureLayout
-
-if TYPE_CHECKING:
-    from serving.answers import Answers
 
 log = logging.getLogger(__name__)
 ON_SALE_FEATURE = "a_days_since_last_sale"
+RUN_THE_LOOP = "the weekly loop publishes it: run `hm run` (or `hm retrain --raw DIR`)"
 
 
-class NoChampion(RuntimeError):
-    """No model is registered under alias ``champion`` yet."""
+class NotPublished(RuntimeError):
+    """Something serving loads has not been published by the weekly loop in this home yet."""
 
 
 @dataclass(frozen=True)
 class ServingModel:
-    """The champion: version, package and its precomputed candidates."""
+    """A published model: version, package and its precomputed candidates."""
 
     version: str
     package: RecommenderPackage
     candidates: CandidateStore
 
     @classmethod
-    def load(cls, settings: Settings, progress: bool = False) -> ServingModel:
-        """Download the champion; build its candidates with the batch if they are missing."""
+    def load(cls, settings: Settings, version: str | None = None) -> ServingModel:
+        """``version`` (default: the champion) with the candidates the loop wrote for it."""
         from recsys import registry
-        from recsys.data.lake import Lake
-        from recsys.pipeline import candidate_store_dir, predict_step
 
-        current = registry.version_by_alias(settings, registry.CHAMPION)
-        if current is None:
-            raise NoChampion("no model has alias 'champion': run `hm run` or `hm retrain` first")
-        package = RecommenderPackage.load(registry.download_package(settings, registry.CHAMPION))
-        path = candidate_store_dir(settings, package)
-        if not (path / "meta.json").exists():
-            log.warning("no precomputed candidates for champion v%s: running the batch", current)
-            predict_step(settings, Lake(settings.paths.lake), package, None, progress)
-        return cls(str(current.version), package, CandidateStore.open(path))
+        if version is None:
+            current = registry.version_by_alias(settings, registry.CHAMPION)
+            if current is None:
+                raise NotPublished(f"no champion model in {settings.paths.root}: {RUN_THE_LOOP}")
+            version = str(current.version)
+        path = registry.download_package(settings, version=version)
+        package = RecommenderPackage.load(path)
+        store = settings.paths.candidates / package.key()
+        if not (store / "meta.json").exists():
+            raise NotPublished(f"no candidates for model v{version} in {store}: {RUN_THE_LOOP}")
+        return cls(version, package, CandidateStore.open(store))
+
+
+def features_published(settings: Settings, online: str | None, redis: str | None) -> str:
+    """The online store's stamp; :class:`NotPublished` if nothing was ever materialized."""
+    stamp = read_stamp(open_store(settings, online, redis), settings)  # type: ignore[arg-type]
+    if stamp is None:
+        where = online or settings.online_store
+        raise NotPublished(f"no features in the {where} online store: {RUN_THE_LOOP}")
+    return stamp
 
 
 @dataclass(frozen=True)
@@ -95,6 +107,19 @@ class ServingState:
     layout: FeatureLayout
     articles: ArticleTable
     answers: Answers | None = None
+
+    def key(self) -> str:
+        """What the state's answers depend on: booster, candidates, features, on-sale set."""
+        sale = self.articles.ids.tobytes() + self.articles.on_sale.tobytes()
+        parts = [
+            self.model.package.ranker.booster.model_to_string(),
+            self.model.package.key(),
+            str(self.model.version),
+            str(self.articles.version),
+            hashlib.sha256(sale).hexdigest(),
+            str(K),
+        ]
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:20]
 
 
 def serving_state(

@@ -27,8 +27,8 @@ from recsys.retrieval.content import ContentRetriever
 from recsys.retrieval.itemgraph import ItemGraphRetriever
 from recsys.schema import K
 from recsys.settings import Settings
-from serving.answers import answers_root, ranked_ahead
-from serving.model import ServingModel, ServingState, serving_state
+from serving.answers import load_answers
+from serving.model import ServingModel, ServingState, features_published, serving_state
 from serving.rules import Item, allowed
 from serving.scoring import best_items, cold_items, finish, on_sale_check, score_rows
 
@@ -48,16 +48,20 @@ class Recommender:
         on_sale_days: int | None = 56,
         precompute: bool | None = None,
     ) -> None:
-        """Load the champion and the article table now (raises :class:`NoChampion` if none).
+        """Load the champion, its candidates and the article table now.
 
-        ``precompute`` (default: ``settings.serve_precompute``) ranks every customer's
-        context-free list whenever a state is built (:mod:`serving.answers`).
+        Raises :class:`~serving.model.NotPublished` naming the command to run when the weekly
+        loop has not published a champion, its candidates or the online features yet.
+        ``precompute`` (default: ``settings.serve_precompute``) answers context-free requests
+        from the lists the loop ranked ahead for the state (:mod:`serving.answers`).
         """
         self.settings, self.refresh_s, self.on_sale_days = settings, refresh_s, on_sale_days
         self.precompute = settings.serve_precompute if precompute is None else precompute
+        model = ServingModel.load(settings)
+        features_published(settings, online, redis)
         self.reader = OnlineFeatures(settings, online, redis)  # request path: customer rows
         self.watched = OnlineFeatures(settings, online, redis, refresh_s=0)  # watcher: articles
-        self.state = self._build(ServingModel.load(settings))
+        self.state = self._build(model)
         self.swaps = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -65,11 +69,17 @@ class Recommender:
     def _build(self, model: ServingModel) -> ServingState:
         """A complete state for ``model`` (built by the watcher beside the live one)."""
         state = serving_state(model, self.watched, self.watched.customer(-1), self.on_sale_days)
-        if not self.precompute:
+        state = self._with_answers(state)
+        if self.precompute and state.answers is None:
+            log.warning("no answers ranked ahead for this state yet: GETs rank per request")
+        return state
+
+    def _with_answers(self, state: ServingState) -> ServingState:
+        """``state`` with the answers the loop ranked ahead for it, if any (and wanted)."""
+        if not self.precompute or state.answers is not None:
             return state
-        root = answers_root(self.settings)
-        answers = ranked_ahead(state, self.watched, self.settings.threads, root)
-        return replace(state, answers=answers)
+        answers = load_answers(self.settings.paths.answers, state.key())
+        return state if answers is None else replace(state, answers=answers)
 
     # -- requests --------------------------------------------------------------------------------
     def recommend(
@@ -145,11 +155,22 @@ class Recommender:
         changed_model = current is not None and str(current.version) != state.model.version
         self.watched.refresh()
         if not changed_model and self.watched.version == state.articles.version:
-            return False
-        model = ServingModel.load(self.settings) if changed_model else state.model
+            return self._answers_arrived(state)
+        model = (
+            ServingModel.load(self.settings, str(current.version)) if changed_model else state.model
+        )
         self.state = self._build(model)
         self.swaps += 1
         log.info("serving champion v%s on features %s", model.version, self.state.articles.version)
+        return True
+
+    def _answers_arrived(self, state: ServingState) -> bool:
+        """Attach the answers the loop has published for the live state since it was built."""
+        with_answers = self._with_answers(state)
+        if with_answers is state:
+            return False
+        self.state = with_answers
+        log.info("answers ranked ahead loaded for champion v%s", state.model.version)
         return True
 
     def start(self) -> None:

@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from recsys.ranking.batch import dormant_recommendations
-from recsys.ranking.package import FALLBACK
+from recsys.ranking.coldstart import dormant_recommendations
+from recsys.schema import FALLBACK
 from serving.assemble import assemble
 from serving.model import ServingState
 from serving.rules import Item, allowed, interleave, top_up

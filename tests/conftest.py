@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -135,3 +140,32 @@ def held_out(tiny_lake: Lake, cutoff: dt.date) -> pd.DataFrame:
     from recsys.retrieval.history import target_week
 
     return target_week(tiny_lake, cutoff)
+
+
+@contextmanager
+def hm_serve(env: dict[str, str], timeout_s: float = 120) -> Iterator[str]:
+    """A real ``hm serve`` process on a free port with ``env``; yields its URL once it answers."""
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [sys.executable, "-m", "recsys.cli", "serve", "--port", str(port)]
+    server = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + timeout_s
+    try:
+        while True:
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                output = server.communicate()[0].decode(errors="replace")
+                pytest.fail(f"hm serve did not come up:\n{output[-3000:]}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(30)

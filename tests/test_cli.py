@@ -106,6 +106,34 @@ def test_run_retrains_end_to_end_and_a_rerun_registers_nothing_new(
     assert len(client.search_model_versions(f"name='{registry.MODEL_NAME}'")) == 1
 
 
+def test_pipeline_then_serve_answers_a_known_customer(tmp_path, tiny_world, prefect_server):
+    import httpx
+    from prefect.settings import PREFECT_API_URL
+
+    from tests.conftest import hm_serve
+
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("HM_")},
+        "HM_HOME": str(tmp_path / "home"),
+        "HM_TRAIN_WEEKS": "1",
+        "HM_CANDIDATES": "40",
+        "HM_THREADS": "1",
+        "HM_SERVE_REFRESH_S": "0.5",
+        "PREFECT_API_URL": str(PREFECT_API_URL.value()),  # the session's test server
+    }
+    out = tmp_path / "submission.csv"
+    command = [sys.executable, "-m", "recsys.cli", "pipeline", "-q", "--raw-dir", str(tiny_world)]
+    done = subprocess.run([*command, "--out", str(out)], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    known = out.read_text().splitlines()[1].split(",")[0]
+    with hm_serve(env) as url:
+        health = httpx.get(f"{url}/health").json()
+        answer = httpx.get(f"{url}/recommendations/{known}")
+    assert health["status"] == "ok" and health["model_version"] == "1"
+    assert health["answers_ranked_ahead"] == health["customers_with_candidates"] > 0
+    assert answer.status_code == 200 and len(answer.json()["items"]) == 12
+
+
 def test_features_build_materialize_and_show_agree_with_the_snapshot(settings):
     import pyarrow.parquet as pq
 

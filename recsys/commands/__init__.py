@@ -18,6 +18,7 @@ def friendly_errors() -> Iterator[None]:
     from recsys.data.errors import RawDataError, ValidationFailed
     from recsys.data.lake import LakeEmptyError
     from recsys.features.snapshots import SnapshotError
+    from serving.model import NotPublished
 
     try:
         yield
@@ -30,7 +31,7 @@ def friendly_errors() -> Iterator[None]:
         raise typer.Exit(1) from None
     except SnapshotError as e:
         raise _fail(str(e), "nothing was written; the online store keeps its values.") from None
-    except LakeEmptyError as e:
+    except (LakeEmptyError, NotPublished) as e:
         raise _fail(str(e)) from None
 
 

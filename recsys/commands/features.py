@@ -45,7 +45,7 @@ def run_apply(settings: Settings) -> None:
 
 def run_materialize(settings: Settings, cutoff: dt.date | None, progress: bool) -> None:
     """Load a snapshot (default: the newest built) into the online store."""
-    from recsys.features import store
+    from recsys.features import materialize, store
     from recsys.features.snapshots import latest_cutoff
 
     with friendly_errors():
@@ -54,7 +54,9 @@ def run_materialize(settings: Settings, cutoff: dt.date | None, progress: bool) 
             err.print("[bold red]error:[/] no feature snapshots yet: run `hm features build`")
             raise typer.Exit(1)
         store.apply(settings, settings.online_store, settings.redis)
-        stats = store.materialize(settings, cutoff, settings.online_store, settings.redis, progress)
+        stats = materialize.materialize(
+            settings, cutoff, settings.online_store, settings.redis, progress
+        )
     console.print(
         f"materialized cutoff {cutoff} into the {settings.online_store} online store: "
         f"{stats['customer_rows']:,} customers in {stats['customer_seconds']:.1f}s, "

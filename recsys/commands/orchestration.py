@@ -1,10 +1,13 @@
-"""`hm run`, `hm retrain` and `hm deploy`: the Prefect flows from the command line."""
+"""`hm run`, `hm retrain`, `hm pipeline` and `hm deploy`: the weekly loop from the command line.
+
+All of them run the one Prefect flow ``weekly-retrain`` (:mod:`flows.weekly`) with this command's
+settings passed as a parameter, and print the run's summary.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from pathlib import Path
 
 from rich.markdown import Markdown
@@ -13,31 +16,60 @@ from recsys.commands import console, friendly_errors
 from recsys.settings import Settings
 
 
-def _flow_env(settings: Settings) -> None:
-    """Flows read their settings from HM_*: make them see this command's home."""
-    os.environ["HM_HOME"] = str(settings.paths.root)
+def run_loop(
+    settings: Settings,
+    raw: Path | None,
+    as_of: dt.date | None = None,
+    sources: list[dict] | None = None,
+    options: object | None = None,
+):
+    """Run ``weekly-retrain`` once and print its summary; returns the summary."""
+    from flows.weekly import weekly_retrain
+
+    with friendly_errors():
+        summary = weekly_retrain(
+            raw_dir=str(raw) if raw else None,
+            as_of=as_of,
+            sources=sources,
+            options=options,
+            settings=settings,
+        )
+    console.print(Markdown(summary.markdown()))
+    return summary
 
 
 def run_retrain(
     settings: Settings,
     raw: Path | None,
     as_of: dt.date | None,
-    sources: Path | None,
+    config: Path | None,
     out: Path | None,
-) -> dict:
-    """Run ``weekly-retrain`` once and print its report."""
-    _flow_env(settings)
-    from flows.weekly import weekly_retrain
+    progress: bool,
+):
+    """`hm retrain`: one cached run of the loop (a re-run resumes)."""
+    from flows.options import RunOptions
 
-    items = json.loads(sources.read_text()) if sources else None
-    with friendly_errors():
-        summary = weekly_retrain(
-            raw_dir=str(raw) if raw else None,
-            as_of=as_of,
-            sources=items,
-            out=str(out) if out else None,
-        )
-    console.print(Markdown(summary["report"]))
+    sources = json.loads(config.read_text()) if config else None
+    return run_loop(settings, raw, as_of, sources, RunOptions(out=out, progress=progress))
+
+
+def run_pipeline(
+    settings: Settings,
+    raw: Path | None,
+    out: Path | None,
+    sources: list[dict],
+    binary: bool,
+    progress: bool,
+    json_out: Path | None = None,
+):
+    """`hm pipeline`: the loop without its cache, the submission from this run's new model."""
+    from flows.options import RunOptions
+
+    options = RunOptions(cache=False, submission="new", out=out, binary=binary, progress=progress)
+    summary = run_loop(settings, raw, None, sources, options)
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(summary.model_dump_json(indent=2))
     return summary
 
 
@@ -50,22 +82,26 @@ def run_main(settings: Settings, raw: Path | None, progress: bool) -> None:
         raw = settings.paths.worlds / "small"
         if not (raw / "transactions_train.csv").exists():
             run_generate(settings, "small", settings.seed, raw, progress)
-    run_retrain(settings, raw, None, None, None)
+    run_retrain(settings, raw, None, None, None, progress)
     home = settings.paths.root
     console.print(
         "\nnext:\n"
         f"  make ui                              # MLflow runs and the hm-ranker registry\n"
         f"  prefect server start                 # the Prefect UI (flow runs, report artifacts)\n"
         f"  HM_HOME={home} hm serve      # the recommendation API on http://127.0.0.1:8000/docs\n"
-        f"  HM_HOME={home} hm deploy     # schedule weekly-retrain (Wednesdays 03:00 UTC)\n"
-        f"  HM_HOME={home} hm ingest --raw /path/to/kaggle   # your own files"
+        f"  HM_HOME={home} hm deploy --raw {raw}   # schedule weekly-retrain (Wed 03:00 UTC)\n"
+        f"  HM_HOME={home} hm retrain --raw /path/to/kaggle   # your own files"
     )
 
 
-def run_deploy(settings: Settings, name: str, cron: str) -> None:
+def run_deploy(settings: Settings, raw: Path | None, name: str, cron: str) -> None:
     """Serve the weekly deployment from this process."""
-    _flow_env(settings)
-    from flows.deploy import serve
+    from flows.deploy import deployment_parameters, serve
 
-    console.print(f"serving deployment weekly-retrain/{name} on cron '{cron}' (Ctrl-C stops)")
-    serve(name, cron)
+    parameters = deployment_parameters(settings, raw)
+    folder = parameters["raw_dir"] or "nothing (the live lake is retrained as it is)"
+    console.print(
+        f"serving deployment weekly-retrain/{name} on cron '{cron}' (Ctrl-C stops); "
+        f"each run ingests {folder}"
+    )
+    serve(parameters, name, cron)

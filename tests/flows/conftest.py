@@ -2,27 +2,33 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-TINY_RUN = {"HM_TRAIN_WEEKS": "2", "HM_CANDIDATES": "60", "HM_THREADS": "1"}
+from recsys.settings import Settings
+from tests.conftest import make_settings
+
+TINY_RUN = {"train_weeks": 2, "candidates": 60, "threads": 1}
+SOURCES = [
+    {"kind": "repurchase", "quota": 30},
+    {"kind": "siblings", "quota": 20},
+    {"kind": "itemcf", "quota": 30},
+    {"kind": "popularity", "quota": 30, "name": "popular_age", "mode": "age_bucket"},
+]
+
+
+def tiny_run_settings(home: Path, **overrides: object) -> Settings:
+    """Settings of a small, fast run of the loop rooted at ``home``."""
+    return make_settings(home, **{**TINY_RUN, **overrides})
 
 
 @pytest.fixture(scope="module")
-def flow_home(
+def flow_settings(
     tmp_path_factory: pytest.TempPathFactory, published_home: Path, prefect_server: None
-) -> Iterator[Path]:
-    """A private copy of the tiny home; flows read it (and small-run settings) from HM_*."""
+) -> Settings:
+    """Settings of a private copy of the tiny home (the flows get them as a parameter)."""
     home = tmp_path_factory.mktemp("flows") / "home"
     shutil.copytree(published_home, home)
-    with pytest.MonkeyPatch.context() as patch:
-        for name in [n for n in os.environ if n.startswith("HM_")]:
-            patch.delenv(name)
-        patch.setenv("HM_HOME", str(home))
-        for name, value in TINY_RUN.items():
-            patch.setenv(name, value)
-        yield home
+    return tiny_run_settings(home)

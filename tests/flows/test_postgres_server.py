@@ -93,21 +93,22 @@ def api_url(url: str) -> Iterator[None]:
 def test_the_weekly_deployment_and_a_flow_run_land_in_postgres(
     postgres_prefect: str, tiny_world: Path, tmp_path: Path
 ) -> None:
-    from flows.deploy import CRON, weekly_deployment
+    from flows.deploy import CRON, deployment_parameters, weekly_deployment
     from flows.validate import validate_raw
+    from tests.conftest import make_settings
 
-    with (
-        api_url(postgres_prefect),
-        pytest.MonkeyPatch.context() as mp,
-    ):
+    settings = make_settings(tmp_path / "home")
+    with api_url(postgres_prefect):
         from prefect import get_client
 
-        mp.setenv("HM_HOME", str(tmp_path / "home"))
-        deployment_id = weekly_deployment().apply()
-        state = validate_raw(str(tiny_world), return_state=True)
+        parameters = deployment_parameters(settings, tiny_world)
+        deployment_id = weekly_deployment(parameters).apply()
+        state = validate_raw(settings, str(tiny_world), return_state=True)
         with get_client(sync_client=True) as client:
             deployment = client.read_deployment(deployment_id)
             run = client.read_flow_run(state.state_details.flow_run_id)
     assert deployment.name == "weekly" and deployment.entrypoint.endswith("weekly_retrain")
     assert [s.schedule.cron for s in deployment.schedules] == [CRON]
-    assert run.state.is_completed() and state.result()["validated"]
+    assert deployment.parameters["raw_dir"] == str(tiny_world.resolve())
+    assert deployment.parameters["settings"]["home"] == str(settings.paths.root)
+    assert run.state.is_completed() and state.result().validated

@@ -1,7 +1,7 @@
 """`weekly_retrain` on the tiny world under a real Prefect server, MLflow registry and Feast store.
 
-The module runs in order: last week's retrain (``as_of``), this week's crashed and resumed
-retrain, a cached re-run, a worse model, and bad input.
+The module runs in order: last week's retrain (``as_of``), what it registered, published and
+wrote; this week's crashed and resumed retrain; a cached re-run; a worse model; bad input.
 """
 
 from __future__ import annotations
@@ -10,30 +10,34 @@ import datetime as dt
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
+from flows.summary import RunSummary
 from flows.weekly import weekly_retrain
-from recsys import registry
+from recsys import registry, schema
 from recsys.data.errors import ValidationFailed
 from recsys.data.lake import Lake
 from recsys.features import store
-from recsys.settings import get_settings
+from recsys.ranking.package import RecommenderPackage
+from recsys.ranking.submission import read_submission
+from recsys.schema import FALLBACK
+from recsys.settings import Settings
+from tests.flows.conftest import SOURCES
 
-SOURCES = [
-    {"kind": "repurchase", "quota": 30},
-    {"kind": "siblings", "quota": 20},
-    {"kind": "popularity", "quota": 30, "name": "popular_age", "mode": "age_bucket"},
-]
 WORSE = [{"kind": "popularity", "quota": 30, "name": "popular_week", "mode": "global"}]
 LAST_WEEK = dt.date(2020, 9, 20)  # the tiny world ends 2020-09-22: predicts from 2020-09-16
 
-
-STAGE_WORK = {  # the pipeline function each cached task runs when it is not a cache hit
-    "training week": "train_week",
-    "validation week": "valid_week",
-    "serving union": "fit_serving_union",
-    "fit ranker": "train_step",
-    "evaluate, register and gate": "evaluate_week",
+STAGE_WORK = {  # the library function each stage runs when it is not a cache hit
+    "training week": ("recsys.ranking.weeks", "train_week"),
+    "validation week": ("recsys.ranking.weeks", "valid_week"),
+    "serving union": ("recsys.ranking.assembly", "fit_serving_union"),
+    "fit ranker": ("recsys.ranking.train", "fit_ranker"),
+    "evaluate and register": ("recsys.ranking.evaluate", "evaluate_ranker"),
+    "rank every customer": ("recsys.ranking.batch", "recommend_everyone"),
+    "materialize": ("recsys.features.materialize", "materialize"),
+    "rank answers ahead": ("serving.ahead", "precompute"),
 }
 
 
@@ -44,23 +48,23 @@ def stage_work(monkeypatch) -> Counter:
     A cache hit never enters the task's body; counting in process is exact, unlike the server's
     task-run states, which arrive through events some time after the flow returns.
     """
-    import recsys.pipeline
+    import importlib
 
     counts: Counter = Counter()
-    for stage, name in STAGE_WORK.items():
-        real = getattr(recsys.pipeline, name)
+    for stage, (module, name) in STAGE_WORK.items():
+        owner = importlib.import_module(module)
+        real = getattr(owner, name)
 
         def counted(*args, _real=real, _stage=stage, **kwargs):
             counts[_stage] += 1
             return _real(*args, **kwargs)
 
-        monkeypatch.setattr(recsys.pipeline, name, counted)
+        monkeypatch.setattr(owner, name, counted)
     return counts
 
 
-def live() -> tuple[str | None, str | None, int]:
+def live(settings: Settings) -> tuple[str | None, str | None, int]:
     """(online feature stamp, champion version, number of registered versions)."""
-    settings = get_settings()
     stamp = store.read_stamp(store.open_store(settings), settings)
     champion = registry.version_by_alias(settings, registry.CHAMPION)
     versions = registry.client(settings).search_model_versions(f"name='{registry.MODEL_NAME}'")
@@ -68,79 +72,177 @@ def live() -> tuple[str | None, str | None, int]:
 
 
 @pytest.fixture(scope="module")
-def last_week(flow_home: Path) -> dict:
+def last_week(flow_settings: Settings) -> RunSummary:
     """Last week's retrain: what is live when this week's runs start."""
-    return weekly_retrain(as_of=LAST_WEEK, sources=SOURCES)
+    return weekly_retrain(as_of=LAST_WEEK, sources=SOURCES, settings=flow_settings)
 
 
-def test_weekly_retrain_registers_publishes_batches_and_reports(last_week: dict) -> None:
+def test_weekly_retrain_registers_publishes_batches_and_reports(
+    last_week: RunSummary, flow_settings: Settings
+) -> None:
     from prefect.artifacts import Artifact
 
-    assert last_week["plan"]["predict"] == "2020-09-16"
-    assert last_week["gate"]["promoted"] and last_week["gate"]["version"] == "1"
-    stamp, champion, _ = live()
-    assert stamp.startswith("2020-09-16") and champion == "1"
-    lines = Path(last_week["batch"]["path"]).read_text().splitlines()
-    customers = Lake(get_settings().paths.lake).read("customers", ["customer_id"]).num_rows
-    assert lines[0] == "customer_id,prediction" and len(lines) == customers + 1
-    artifact = Artifact.get("weekly-retrain")
-    report = last_week["report"]
+    assert last_week.plan.predict == "2020-09-16"
+    assert last_week.gate.promoted and last_week.gate.version == "1"
+    stamp, champion, _ = live(flow_settings)
+    assert stamp == last_week.published.features_version and stamp.startswith("2020-09-16@")
+    assert champion == last_week.published.champion == "1"
+    assert last_week.published.candidates > 0
+    assert last_week.published.answers == last_week.published.candidates
+    report = last_week.markdown()
     for section in ("Data checks", "Features", "Candidate recall", "MAP@12 vs baselines"):
         assert f"## {section}" in report
-    assert "promoted" in report and artifact.data == report
+    assert "promoted" in report and Artifact.get("weekly-retrain").data == report
+    assert list(last_week.timings) == [
+        "ingest", "features", "candidates", "train", "evaluate", "publish", "batch"
+    ]  # fmt: skip
+
+
+def test_the_ranker_beats_both_baselines_and_every_source(last_week: RunSummary) -> None:
+    gate = last_week.gate
+    assert gate.map > gate.map_of("repurchase_popularity") > 0
+    assert gate.map > gate.map_of("popularity")
+    sources = [r for r in gate.table if r["model"].startswith("source:")]
+    assert len(sources) == len(SOURCES) and all(r["map@12"] < gate.map for r in sources)
+
+
+def test_the_submission_covers_every_customer_with_12_known_articles(
+    last_week: RunSummary, flow_settings: Settings
+) -> None:
+    lake = Lake(flow_settings.paths.lake)
+    customers = lake.read(schema.CUSTOMERS, [schema.CUSTOMER_HEX]).to_pandas()
+    catalogue = set(lake.read(schema.ARTICLES, [schema.ARTICLE_ID]).to_pandas()[schema.ARTICLE_ID])
+    path = Path(last_week.batch.path)
+    assert path == flow_settings.paths.submissions / "2020-09-16.csv"
+    sub = read_submission(path)
+    assert sub["customer_id"].tolist() == customers[schema.CUSTOMER_HEX].tolist()
+    ids = sub["prediction"].str.split(" ")
+    assert (ids.str.len() == 12).all() and last_week.batch.rows == len(sub)
+    flat = np.concatenate(ids.to_numpy())
+    assert all(len(i) == 10 for i in flat[:100])
+    assert set(flat.astype(int)) <= catalogue
+
+
+def test_the_run_is_logged_with_its_contract_and_registered(
+    last_week: RunSummary, flow_settings: Settings
+) -> None:
+    client = registry.client(flow_settings)
+    run = client.get_run(last_week.gate.run_id)
+    assert run.data.params["feature_service"] == "ranker_v1"
+    assert run.data.params["lake_version"] == last_week.data.version
+    assert run.data.metrics["ranker.map_at_12"] == pytest.approx(last_week.gate.map, abs=1e-4)
+    assert "popularity.map_at_12" in run.data.metrics
+    paths = {a.path for a in client.list_artifacts(last_week.gate.run_id, "evaluation")}
+    assert "evaluation/map_vs_baselines.png" in paths and "evaluation/importance.csv" in paths
+    for alias in (registry.CHAMPION, registry.CHALLENGER):
+        version = registry.version_by_alias(flow_settings, alias)
+        assert str(version.version) == last_week.gate.version
+
+
+def test_the_pyfunc_turns_customers_into_ranked_articles(
+    last_week: RunSummary, flow_settings: Settings
+) -> None:
+    import mlflow
+
+    registry.client(flow_settings)
+    model = mlflow.pyfunc.load_model(f"models:/{registry.MODEL_NAME}@{registry.CHAMPION}")
+    lake = Lake(flow_settings.paths.lake)
+    tx = lake.read(schema.TRANSACTIONS, [schema.CUSTOMER_ID]).to_pandas()
+    asked = pd.DataFrame({"customer_id": [*tx[schema.CUSTOMER_ID].unique()[:5], 123456789]})
+    got = model.predict(asked, params={"k": 12})
+    assert got.groupby(schema.CUSTOMER_ID).size().tolist() == [12] * 6
+    cold = got[got[schema.CUSTOMER_ID] == 123456789]
+    assert set(cold[schema.SOURCE]) <= {"popular_age", FALLBACK}
+    package = RecommenderPackage.load(registry.download_package(flow_settings))
+    assert package.meta["feature_service"] == "ranker_v1"
+
+
+def test_the_batch_ranks_active_customers_and_gives_dormant_ones_age_best_sellers(
+    last_week: RunSummary, flow_settings: Settings
+) -> None:
+    from recsys.ranking.batch import active_mask, batch_recommendations
+    from recsys.ranking.features import SnapshotFeatures
+    from recsys.retrieval.history import load_history
+
+    lake = Lake(flow_settings.paths.lake)
+    package = RecommenderPackage.load(registry.download_package(flow_settings))
+    history = load_history(lake, package.cutoff)
+    ids = lake.read(schema.CUSTOMERS, [schema.CUSTOMER_ID]).to_pandas()[schema.CUSTOMER_ID]
+    customers = np.unique(ids)
+    reader = SnapshotFeatures(flow_settings, package.cutoff)
+    everyone = batch_recommendations(package, customers, history, reader, (60, 97, None))
+    split = batch_recommendations(package, customers, history, reader, (60, 1000, 4))
+    active = active_mask(history, customers, 4)
+    assert 0 < active.sum() < len(customers)
+    for recs in (everyone, split):
+        assert recs[schema.CUSTOMER_ID].unique().tolist() == customers.tolist()
+        assert recs.groupby(schema.CUSTOMER_ID)[schema.RANK].apply(list).map(len).eq(12).all()
+    ranked = split[schema.CUSTOMER_ID].isin(customers[active])
+    pd.testing.assert_frame_equal(
+        split[ranked].reset_index(drop=True),
+        everyone[everyone[schema.CUSTOMER_ID].isin(customers[active])].reset_index(drop=True),
+    )
+    assert set(split.loc[~ranked, schema.SOURCE]) <= {"popular_age", FALLBACK}
 
 
 def test_a_crash_keeps_last_week_live_and_a_rerun_resumes(
-    last_week: dict, monkeypatch, stage_work: Counter
+    last_week: RunSummary, flow_settings: Settings, monkeypatch, stage_work: Counter
 ) -> None:
-    import recsys.pipeline
+    import recsys.ranking.train
 
-    before = live()
+    before = live(flow_settings)
 
     def crash(*args, **kwargs):
         raise RuntimeError("simulated crash while training the ranker")
 
     with monkeypatch.context() as patch:
-        patch.setattr(recsys.pipeline, "train_step", crash)
+        patch.setattr(recsys.ranking.train, "fit_ranker", crash)
         with pytest.raises(RuntimeError, match="simulated crash"):
-            weekly_retrain(sources=SOURCES)
-    assert live() == before  # last week's features and champion stay live
+            weekly_retrain(sources=SOURCES, settings=flow_settings)
+    assert live(flow_settings) == before  # last week's features and champion stay live
     assert stage_work["validation week"] == 1
-    summary = weekly_retrain(sources=SOURCES)
+    summary = weekly_retrain(sources=SOURCES, settings=flow_settings)
     assert stage_work["validation week"] == 1  # resumed from the cache, not rebuilt
-    assert stage_work["fit ranker"] == 1 and stage_work["evaluate, register and gate"] == 1
-    assert summary["plan"]["predict"] == "2020-09-23"
-    assert live()[0].startswith("2020-09-23")
+    assert stage_work["fit ranker"] == 1 and stage_work["evaluate and register"] == 1
+    assert summary.plan.predict == "2020-09-23"
+    stamp, champion, _ = live(flow_settings)
+    assert stamp.startswith("2020-09-23@") and champion == summary.published.champion
 
 
 def test_a_rerun_hits_the_cache_and_registers_nothing_new(
-    last_week: dict, stage_work: Counter
+    last_week: RunSummary, flow_settings: Settings, stage_work: Counter
 ) -> None:
-    before = live()
-    weekly_retrain(sources=SOURCES)
+    before = live(flow_settings)
+    summary = weekly_retrain(sources=SOURCES, settings=flow_settings)
     assert stage_work == Counter()  # every expensive stage came from the cache
-    stamp, *registry_state = live()
-    assert registry_state == list(before[1:])  # no new version, same champion
-    assert stamp.split("@")[0] == before[0].split("@")[0]  # same week re-published
+    assert not summary.data.ingested and summary.features.built == 0
+    assert not summary.published.materialized
+    assert live(flow_settings) == before  # same features, same champion, no new version
 
 
-def test_a_worse_model_is_registered_but_never_promoted(last_week: dict) -> None:
-    _, champion, versions = live()
-    summary = weekly_retrain(sources=WORSE)
-    assert not summary["gate"]["promoted"]
-    assert summary["gate"]["map"] < summary["gate"]["champion"]["map"]
-    assert live()[1:] == (champion, versions + 1)
+def test_a_worse_model_is_registered_but_never_promoted(
+    last_week: RunSummary, flow_settings: Settings
+) -> None:
+    stamp, champion, versions = live(flow_settings)
+    summary = weekly_retrain(sources=WORSE, settings=flow_settings)
+    assert not summary.gate.promoted
+    assert summary.gate.map < summary.gate.champion_map
+    assert summary.published.champion == champion and summary.batch.version == champion
+    assert live(flow_settings) == (stamp, champion, versions + 1)
+    challenger = registry.version_by_alias(flow_settings, registry.CHALLENGER)
+    assert str(challenger.version) == summary.gate.version
+    assert not registry.promotion_decision(flow_settings, summary.gate.version).promote
 
 
 def test_bad_input_stops_before_anything_is_materialized_or_registered(
-    last_week: dict, raw_copy: Path
+    last_week: RunSummary, flow_settings: Settings, raw_copy: Path
 ) -> None:
     lines = (raw_copy / "transactions_train.csv").read_text().splitlines()
     lines[5] = lines[5].rsplit(",", 2)[0] + ",-0.5,2"  # negative price
     (raw_copy / "transactions_train.csv").write_text("\n".join(lines) + "\n")
-    before = live()
-    lake_version = Lake(get_settings().paths.lake).current_version()
+    before = live(flow_settings)
+    lake_version = Lake(flow_settings.paths.lake).current_version()
     with pytest.raises(ValidationFailed, match="price"):
-        weekly_retrain(raw_dir=str(raw_copy), sources=SOURCES)
-    assert live() == before
-    assert Lake(get_settings().paths.lake).current_version() == lake_version
+        weekly_retrain(raw_dir=str(raw_copy), sources=SOURCES, settings=flow_settings)
+    assert live(flow_settings) == before
+    assert Lake(flow_settings.paths.lake).current_version() == lake_version

@@ -1,4 +1,6 @@
-"""Answers ranked ahead per state: the same lists as ranking in real time, for every customer."""
+"""Answers ranked ahead per state: the same lists as ranking in real time, for every customer.
+
+The weekly loop ranks them when it publishes (``serving.ahead``); servers only load them."""
 
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ import pytest
 from recsys.data.ids import customer_key
 from recsys.schema import K
 from recsys.settings import Settings
-from serving.answers import Answers, render_items, state_key
+from serving.ahead import ranked_ahead, render_items
+from serving.answers import Answers
 from serving.api import _items
 from serving.recommender import Recommender
 from serving.scoring import cold_items, finish
@@ -19,8 +22,19 @@ from tests.serving.test_recommender import UNKNOWN
 
 @pytest.fixture(scope="module")
 def rec(served: Settings) -> Recommender:
-    """On-sale window on, so that the rules filter and top up some lists."""
-    return Recommender(served, on_sale_days=21)
+    """On-sale window on, so that the rules filter and top up some lists; this state's answers
+    are ranked ahead after the recommender was built, and its next refresh picks them up."""
+    rec = Recommender(served, on_sale_days=21)
+    assert rec.state.answers is None  # the loop published the answers of its own on-sale set
+    ranked_ahead(rec.state, rec.watched, 1, served.paths.answers)
+    assert rec.refresh() and rec.state.answers is not None
+    return rec
+
+
+def test_the_loop_published_the_answers_of_the_default_state(served: Settings) -> None:
+    rec = Recommender(served, on_sale_days=served.on_sale_days)
+    assert rec.state.answers is not None
+    assert rec.health()["answers_ranked_ahead"] == len(rec.state.model.candidates.customers)
 
 
 def real_time(rec: Recommender, customer_id: int, k: int) -> str:
@@ -77,14 +91,15 @@ def test_precompute_off_leaves_no_answers(served: Settings) -> None:
 
 
 def test_answers_are_written_once_per_state_and_shared(served: Settings, rec: Recommender) -> None:
-    root = served.paths.root / "serving" / "answers"
-    key = state_key(rec.state)
+    root = served.paths.answers
+    key = rec.state.key()
     folder = root / key
     written = folder.stat().st_mtime_ns
     again = Recommender(served, on_sale_days=21)  # a restart, or a second worker: loads them
-    assert state_key(again.state) == key and folder.stat().st_mtime_ns == written
+    assert again.state.key() == key and folder.stat().st_mtime_ns == written
     assert again.state.answers is not None
     for name in ("customers", "articles", "scores", "sources", "lengths"):
         assert np.array_equal(getattr(again.state.answers, name), getattr(rec.state.answers, name))
     other = Recommender(served, on_sale_days=None)  # another on-sale set: another state
-    assert state_key(other.state) != key and (root / state_key(other.state)).is_dir()
+    assert other.state.key() != key and other.state.answers is None
+    assert not (root / other.state.key()).exists()  # a server never ranks ahead itself

@@ -37,7 +37,8 @@ def test_get_matches_the_batch_list(served: Settings, client: TestClient) -> Non
 
 
 def test_the_front_writes_what_the_fastapi_route_writes(served: Settings) -> None:
-    rec = Recommender(served, on_sale_days=None)
+    rec = Recommender(served, on_sale_days=served.on_sale_days)  # the state the loop published
+    assert rec.state.answers is not None
     ranked = []
     recommend = rec.recommend
     rec.recommend = lambda *a, **kw: ranked.append(a) or recommend(*a, **kw)  # count real-time

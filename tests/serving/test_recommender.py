@@ -13,9 +13,10 @@ from recsys import registry, schema
 from recsys.data.lake import Lake
 from recsys.ranking.candidate_store import CandidateStore, CandidateStoreWriter
 from recsys.ranking.submission import read_submission
+from recsys.schema import FALLBACK
 from recsys.settings import Settings
 from serving.recommender import CART, VIEWING, Recommender
-from serving.rules import FALLBACK, Item, allowed, interleave, top_up
+from serving.rules import Item, allowed, interleave, top_up
 from tests.conftest import redis_db
 from tests.serving.conftest import REDIS
 
@@ -24,7 +25,8 @@ UNKNOWN = "f" * 63 + "e"
 
 def submission(settings: Settings) -> pd.DataFrame:
     """The batch's lists with int64 keys: customer_id, hex, [article ids]."""
-    sub = read_submission(settings.home.parent / "submission.csv")
+    (path,) = settings.paths.submissions.glob("*.csv")
+    sub = read_submission(path)
     lake = Lake(settings.paths.lake)
     ids = lake.read(schema.CUSTOMERS, [schema.CUSTOMER_ID, schema.CUSTOMER_HEX]).to_pandas()
     sub = sub.merge(ids, left_on="customer_id", right_on=schema.CUSTOMER_HEX, suffixes=("_hex", ""))
@@ -103,12 +105,14 @@ def test_health_reports_model_and_feature_freshness(rec) -> None:
 
 
 def test_redis_online_store_gives_the_same_answers(served, rec) -> None:
-    from recsys.features import store
+    from recsys.features import materialize, store
 
     client = redis_db(14)
     try:
         store.apply(served, "redis", REDIS)
-        store.materialize(served, rec.state.model.package.cutoff, "redis", REDIS, progress=False)
+        materialize.materialize(
+            served, rec.state.model.package.cutoff, "redis", REDIS, progress=False
+        )
         on_redis = Recommender(served, online="redis", redis=REDIS, on_sale_days=None)
         for cid in rec.state.model.candidates.customers[:25]:
             assert on_redis.recommend(int(cid)) == rec.recommend(int(cid))

@@ -1,0 +1,137 @@
+"""Flow ``publish``: what serving loads, written in an order that never shows a half state.
+
+1. The predicted week's snapshots go into the online store (skipped when the stamp already
+   names them). 2. The model that will be champion gets its candidates (the batch over every
+   customer, cached) and 3. every customer's context-free answer ranked ahead over those
+   features. 4. Only then does the ``champion`` alias move to a promoted version: a running
+   server (``hm serve``) polls the alias and the stamp, builds the new state beside the live one
+   and swaps it in without a restart.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from prefect import flow, task
+
+from flows.cache import cached, fingerprint, fresh, mark_done, stage_dir
+from flows.summary import GateFacts, PublishedFacts
+from recsys.settings import Settings
+
+RECS = "recommendations.parquet"
+
+
+@task(name="materialize", retries=2, retry_delay_seconds=5)
+def materialize_task(settings: Settings, cutoff: dt.date, progress: bool) -> dict:
+    """The snapshots of ``cutoff`` into the online store, unless they are online already."""
+    from recsys.features import store
+    from recsys.features.materialize import materialize
+    from recsys.features.snapshots import snapshot_version
+
+    stamp = snapshot_version(settings.paths.features, cutoff)
+    if store.read_stamp(store.open_store(settings), settings) == stamp:
+        return {"stamp": stamp, "materialized": False, "customer_rows": 0, "article_rows": 0}
+    stats = materialize(settings, cutoff, progress=progress)
+    return {"stamp": stamp, "materialized": True, **stats}
+
+
+@task(name="rank every customer")
+def batch_task(settings: Settings, key: str, out: str, package_dir: str, progress: bool) -> str:
+    """The package's top 12 for every customer -> ``out``; its candidates for serving."""
+    from recsys.data.lake import Lake
+    from recsys.ranking.batch import recommend_everyone
+    from recsys.ranking.package import RecommenderPackage
+
+    path = fresh(Path(out))
+    package = RecommenderPackage.load(Path(package_dir))
+    recs = recommend_everyone(settings, Lake(settings.paths.lake), package, progress)
+    recs.to_parquet(path / RECS, index=False)
+    (path / "cutoff.txt").write_text(package.cutoff.isoformat())
+    return str(mark_done(path))
+
+
+def batch(settings: Settings, version: str, progress: bool) -> tuple[Path, int]:
+    """The batch of model ``version``: its folder of recommendations, and how many customers
+    its candidate store (what serving reads) holds. Cached on the version's MLflow run, so a
+    new model is always ranked and a published one never twice."""
+    from recsys import registry
+    from recsys.ranking.candidate_store import CandidateStore
+    from recsys.ranking.package import RecommenderPackage
+
+    package_dir = registry.download_package(settings, version=version)
+    store = settings.paths.candidates / RecommenderPackage.load(package_dir).key()
+    run_id = registry.client(settings).get_model_version(registry.MODEL_NAME, version).run_id
+    shaping = (settings.active_weeks, settings.batch_customers)
+    key = fingerprint(settings, "batch", run_id, version, shaping)
+    out = stage_dir(settings, "batch", key)
+    task_ = cached(batch_task, settings, out, (store / "meta.json").exists())
+    done = Path(task_(settings, key, str(out), str(package_dir), progress))
+    return done, len(CandidateStore.open(store).customers)
+
+
+@task(name="rank answers ahead")
+def answers_task(settings: Settings, version: str, progress: bool) -> int:
+    """Every customer's context-free list for ``version`` over the online features."""
+    from serving.ahead import rank_ahead
+
+    return len(rank_ahead(settings, version, progress).customers)
+
+
+@task(name="move champion")
+def promote_task(settings: Settings, version: str) -> None:
+    """Point ``champion`` at ``version``: the swap every server picks up."""
+    from recsys import registry
+
+    registry.set_alias(settings, registry.CHAMPION, version)
+
+
+def champion_to_be(settings: Settings, gate: GateFacts) -> str | None:
+    """The version that is champion once this run is published."""
+    from recsys import registry
+
+    if gate.promoted:
+        return gate.version
+    current = registry.version_by_alias(settings, registry.CHAMPION)
+    return None if current is None else str(current.version)
+
+
+def make_servable(settings: Settings, version: str, progress: bool) -> tuple[int, int]:
+    """Model ``version``'s candidates and, if wanted, its answers ranked ahead over the online
+    features: what a server needs before ``version`` becomes champion. (customers with
+    candidates, customers answered ahead)."""
+    _, candidates = batch(settings, version, progress)
+    answers = answers_task(settings, version, progress) if settings.serve_precompute else 0
+    return candidates, answers
+
+
+@flow(name="publish", log_prints=True, validate_parameters=False)
+def publish(
+    settings: Settings, cutoff: dt.date, gate: GateFacts, progress: bool = False
+) -> PublishedFacts:
+    """Features, candidates and answers of the champion-to-be, then the alias: the swap."""
+    online = materialize_task(settings, cutoff, progress)
+    version = champion_to_be(settings, gate)
+    candidates = answers = 0
+    if version is not None:
+        candidates, answers = make_servable(settings, version, progress)
+        if gate.promoted:
+            promote_task(settings, version)
+    return PublishedFacts(
+        cutoff=str(cutoff),
+        features_version=online["stamp"],
+        materialized=online["materialized"],
+        customer_rows=int(online["customer_rows"]),
+        article_rows=int(online["article_rows"]),
+        champion=version,
+        candidates=candidates,
+        answers=answers,
+    )
+
+
+@flow(name="promote", log_prints=True, validate_parameters=False)
+def promote(settings: Settings, version: str, progress: bool = False) -> tuple[int, int]:
+    """Make ``version`` servable, then champion (``hm promote``)."""
+    done = make_servable(settings, version, progress)
+    promote_task(settings, version)
+    return done
