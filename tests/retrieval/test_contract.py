@@ -14,7 +14,7 @@ from recsys import schema
 from recsys.data.lake import Lake
 from recsys.retrieval.base import CANDIDATE_COLUMNS, NotFittedError
 from recsys.retrieval.history import History, load_history
-from recsys.retrieval.registry import KINDS, create, load_retriever
+from recsys.retrieval.registry import create, kinds, load_retriever
 from tests.tamper import tamper_after
 
 # Small, fast settings for the tiny world; kinds not listed use their defaults.
@@ -26,7 +26,7 @@ TEST_PARAMS: dict[str, dict] = {
         "sources": [{"kind": "repurchase", "quota": 20}, {"kind": "popularity", "quota": 40}]
     },
 }
-KIND_NAMES = [k for k in KINDS]
+KIND_NAMES = kinds()
 UNKNOWN_CUSTOMER = 987_654_321_987
 UNKNOWN_ARTICLE = 999_999_999
 

@@ -32,7 +32,7 @@ def test_union_holds_every_member_quota(union: UnionRetriever, buyers: np.ndarra
     merged = union.retrieve(buyers, k=1000)
     keys = [schema.CUSTOMER_ID, schema.ARTICLE_ID]
     assert not merged.duplicated(keys).any()
-    for spec in union.specs:
+    for spec in union.config.sources:
         own = union.members[spec.name].retrieve(buyers, spec.quota)
         joined = own.merge(merged, on=keys, how="left")
         assert joined[f"{spec.name}_rank"].notna().all()
