@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from recsys import schema
+from recsys.retrieval.config import RetrieverConfig
 from recsys.retrieval.history import History
 
 CANDIDATE_COLUMNS = (
@@ -30,18 +31,47 @@ class NotFittedError(RuntimeError):
     """A retriever was asked for candidates (or saved) before ``fit``."""
 
 
+REGISTRY: dict[str, type[Retriever]] = {}  # kind -> class, filled as retriever modules are imported
+
+
 class Retriever(ABC):
     """A named, configurable candidate source.
 
-    Subclasses set ``kind`` (registry key), take their parameters as keyword arguments (JSON-able
-    values, returned by :meth:`params`) and implement ``_fit``, ``_retrieve``, ``_save_state`` and
-    ``_load_state``. ``retrieve`` is only ever answered from what ``fit`` saw (dates < cutoff).
+    A concrete subclass registers itself with ``class X(Retriever, kind="x", config=XConfig)``:
+    ``XConfig`` (a :class:`RetrieverConfig`) declares its parameters, held as ``self.config``;
+    it implements ``_fit``, ``_retrieve``, ``_save_state`` and ``_load_state``. ``retrieve`` is
+    only ever answered from what ``fit`` saw (dates < cutoff).
     """
 
     kind: ClassVar[str] = ""
+    config_class: ClassVar[type[RetrieverConfig]] = RetrieverConfig
 
-    def __init__(self, name: str | None = None) -> None:
+    def __init_subclass__(
+        cls, kind: str | None = None, config: type[RetrieverConfig] | None = None, **kwargs: Any
+    ) -> None:
+        """Set the subclass's config class and, given a ``kind``, register it under that kind."""
+        super().__init_subclass__(**kwargs)
+        if config is not None:
+            cls.config_class = config
+        if kind is not None:
+            taken = REGISTRY.get(kind)
+            if taken is not None and qualified(taken) != qualified(cls):  # a reload is fine
+                raise TypeError(f"retriever kind {kind!r} is taken by {qualified(taken)}")
+            cls.kind = kind
+            REGISTRY[kind] = cls
+
+    def __init__(
+        self, config: RetrieverConfig | None = None, /, *, name: str | None = None, **params: Any
+    ) -> None:
+        """From a config, from keyword parameters (checked), or a config with some overridden."""
         self.name = name or self.kind
+        where = f"source {self.name!r} (kind {self.kind!r})"
+        if config is not None and not isinstance(config, self.config_class):
+            raise TypeError(f"{where}: config must be a {self.config_class.__name__}")
+        if config is None or params:
+            base = {} if config is None else config.to_params()
+            config = self.config_class.from_params({**base, **params}, where)
+        self.config: RetrieverConfig = config
         self.cutoff: dt.date | None = None
 
     # -- public API --------------------------------------------------------------------------------
@@ -72,8 +102,8 @@ class Retriever(ABC):
         return finalize(frame, self.name)
 
     def params(self) -> dict[str, Any]:
-        """The constructor's keyword arguments (JSON-able), ``name`` included."""
-        return {"name": self.name}
+        """The flat JSON form of the config, ``name`` included (``create(kind, **params)``)."""
+        return {"name": self.name, **self.config.to_params()}
 
     def save(self, path: Path) -> Path:
         """Write the fitted retriever into folder ``path`` (``retriever.json`` plus state files)."""
@@ -105,6 +135,11 @@ class Retriever(ABC):
 
     @abstractmethod
     def _load_state(self, path: Path) -> None: ...
+
+
+def qualified(cls: type) -> str:
+    """``module.QualifiedName`` of a class."""
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def top_k(customers: np.ndarray, articles: np.ndarray, scores: np.ndarray, k: int) -> pd.DataFrame:

@@ -11,16 +11,18 @@ weighted mean vector (``mode="mean"``). :meth:`ContentRetriever.similar` answers
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from recsys import schema
-from recsys.retrieval.ann import VectorIndex
+from recsys.retrieval.ann import IndexKind, VectorIndex
 from recsys.retrieval.base import NotFittedError, Retriever, top_k
-from recsys.retrieval.encoders import encode_articles, l2_normalize
+from recsys.retrieval.config import RetrieverConfig
+from recsys.retrieval.encoders import EncoderKind, encode_articles, l2_normalize
 from recsys.retrieval.history import History
 from recsys.retrieval.state import load_arrays, load_frame, save_arrays, save_frame
 
@@ -48,81 +50,54 @@ def seed_weights(history: History, days: int, half_life: float, max_seeds: int) 
     return frame.reset_index(drop=True).astype({"weight": np.float32})
 
 
-class ContentRetriever(Retriever):
+@dataclass(frozen=True)
+class ContentConfig(RetrieverConfig):
+    """Parameters of :class:`ContentRetriever`."""
+
+    encoder: EncoderKind = "metadata"  # article vectors: metadata, pretrained text or scratch
+    index: IndexKind = "exact"  # FAISS index over the active articles
+    days: int = 365  # a customer's purchases of these last days are their seeds
+    half_life: float = 30.0  # a seed this many days older weighs half as much
+    max_seeds: int = 10  # at most this many seeds per customer (the heaviest)
+    neighbours: int = 50  # nearest neighbours taken per seed (mode="seeds")
+    mode: Literal["seeds", "mean"] = "seeds"  # score per seed, or against the mean seed vector
+    context_weight: float = 1.0  # seed weight of each context article
+    active_days: int = 7  # index the articles sold in these last days (<= 0: all)
+    exclude_seeds: bool = False  # never propose a customer's own seeds
+    cache_dir: str | None = None  # where the text encoder caches its vectors
+    encoder_params: dict[str, Any] = field(default_factory=dict)  # extra encoder arguments
+    nprobe: int = 16  # IVF cells scanned per search
+    seed: int = 42  # random seed of the encoder and the index
+
+
+class ContentRetriever(Retriever, kind="content", config=ContentConfig):
     """Nearest neighbours, in article embedding space, of a customer's recent buys and context."""
 
-    kind = "content"
+    config: ContentConfig
 
-    def __init__(
-        self,
-        *,
-        encoder: str = "metadata",
-        index: str = "exact",
-        days: int = 365,
-        half_life: float = 30.0,
-        max_seeds: int = 10,
-        neighbours: int = 50,
-        mode: str = "seeds",
-        context_weight: float = 1.0,
-        active_days: int = 7,
-        exclude_seeds: bool = False,
-        cache_dir: str | None = None,
-        encoder_params: dict | None = None,
-        nprobe: int = 16,
-        seed: int = 42,
-        name: str | None = None,
-    ) -> None:
-        super().__init__(name)
-        if mode not in ("seeds", "mean"):
-            raise ValueError(f"mode must be 'seeds' or 'mean', got {mode!r}")
-        self.encoder, self.index_kind, self.days, self.half_life = encoder, index, days, half_life
-        self.max_seeds, self.neighbours, self.mode = max_seeds, neighbours, mode
-        self.context_weight, self.active_days, self.exclude_seeds = (
-            context_weight,
-            active_days,
-            exclude_seeds,
-        )
-        self.cache_dir, self.encoder_params = cache_dir, dict(encoder_params or {})
-        self.nprobe, self.seed = nprobe, seed
+    def __init__(self, config: ContentConfig | None = None, /, **params: Any) -> None:
+        super().__init__(config, **params)
         self.article_ids = np.zeros(0, np.int32)
         self.vectors = np.zeros((0, 1), np.float32)
         self.seeds = pd.DataFrame()
         self.index: VectorIndex | None = None
 
-    def params(self) -> dict[str, Any]:
-        return {
-            **super().params(),
-            "encoder": self.encoder,
-            "index": self.index_kind,
-            "days": self.days,
-            "half_life": self.half_life,
-            "max_seeds": self.max_seeds,
-            "neighbours": self.neighbours,
-            "mode": self.mode,
-            "context_weight": self.context_weight,
-            "active_days": self.active_days,
-            "exclude_seeds": self.exclude_seeds,
-            "cache_dir": self.cache_dir,
-            "encoder_params": self.encoder_params,
-            "nprobe": self.nprobe,
-            "seed": self.seed,
-        }
-
     # -- fit ---------------------------------------------------------------------------------------
     def encode(self, articles: pd.DataFrame) -> np.ndarray:
         """Unit vectors of ``articles`` with this retriever's encoder."""
-        params = dict(self.encoder_params)
-        if self.encoder == "text":
-            params.setdefault("cache_dir", self.cache_dir)
+        cfg = self.config
+        params = dict(cfg.encoder_params)
+        if cfg.encoder == "text":
+            params.setdefault("cache_dir", cfg.cache_dir)
         else:
-            params.setdefault("seed", self.seed)
-        return encode_articles(articles, self.encoder, **params)
+            params.setdefault("seed", cfg.seed)
+        return encode_articles(articles, cfg.encoder, **params)
 
     def _active(self, history: History) -> np.ndarray:
         """Positions of the articles that go into the index (sold lately, else all)."""
-        if self.active_days <= 0:
+        if self.config.active_days <= 0:
             return np.arange(len(self.article_ids))
-        sold = history.recent(self.active_days)[schema.ARTICLE_ID].unique()
+        sold = history.recent(self.config.active_days)[schema.ARTICLE_ID].unique()
         active = np.flatnonzero(np.isin(self.article_ids, sold))
         return active if len(active) else np.arange(len(self.article_ids))
 
@@ -130,11 +105,11 @@ class ContentRetriever(Retriever):
         articles = history.articles.sort_values(schema.ARTICLE_ID, ignore_index=True)
         self.article_ids = articles[schema.ARTICLE_ID].to_numpy(np.int32)
         self.vectors = self.encode(articles)
-        active = self._active(history)
-        self.index = VectorIndex(self.index_kind, nprobe=self.nprobe).build(
-            self.article_ids[active], self.vectors[active], seed=self.seed
+        active, cfg = self._active(history), self.config
+        self.index = VectorIndex(cfg.index, nprobe=cfg.nprobe).build(
+            self.article_ids[active], self.vectors[active], seed=cfg.seed
         )
-        self.seeds = seed_weights(history, self.days, self.half_life, self.max_seeds)
+        self.seeds = seed_weights(history, cfg.days, cfg.half_life, cfg.max_seeds)
 
     # -- retrieve ----------------------------------------------------------------------------------
     def _positions(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -157,7 +132,7 @@ class ContentRetriever(Retriever):
             {
                 schema.CUSTOMER_ID: np.repeat(customers, len(ctx)),
                 schema.ARTICLE_ID: np.tile(ctx, len(customers)),
-                "weight": np.float32(self.context_weight),
+                "weight": np.float32(self.config.context_weight),
             }
         )
         both = pd.concat([seeds, extra], ignore_index=True)
@@ -171,8 +146,9 @@ class ContentRetriever(Retriever):
         pairs = self._seed_pairs(customers, context)
         if pairs.empty or k <= 0:
             return top_k(np.zeros(0), np.zeros(0), np.zeros(0), k)
-        frame = self._score_mean(pairs, k) if self.mode == "mean" else self._score_seeds(pairs, k)
-        if self.exclude_seeds:
+        mean = self.config.mode == "mean"
+        frame = self._score_mean(pairs, k) if mean else self._score_seeds(pairs, k)
+        if self.config.exclude_seeds:
             frame = frame.merge(
                 pairs[[schema.CUSTOMER_ID, schema.ARTICLE_ID]], how="left", indicator=True
             )
@@ -190,14 +166,15 @@ class ContentRetriever(Retriever):
         A customer with ``s`` seeds takes ``max(neighbours, k / s)`` neighbours of each seed, so
         one-seed customers still get ``k`` candidates.
         """
-        extra = int(self.exclude_seeds) * self.max_seeds
+        cfg = self.config
+        extra = int(cfg.exclude_seeds) * cfg.max_seeds
         seed_ids, inv = np.unique(pairs[schema.ARTICLE_ID].to_numpy(), return_inverse=True)
         inv = inv.ravel()
         _, pos = self._positions(seed_ids)
-        depth = max(self.neighbours, k) + extra
+        depth = max(cfg.neighbours, k) + extra
         nb_ids, nb_scores = self.index.search(self.vectors[pos], depth)
         n_seeds = pairs.groupby(schema.CUSTOMER_ID)[schema.ARTICLE_ID].transform("size").to_numpy()
-        take = np.minimum(np.maximum(self.neighbours, -(-k // n_seeds)) + extra, nb_ids.shape[1])
+        take = np.minimum(np.maximum(cfg.neighbours, -(-k // n_seeds)) + extra, nb_ids.shape[1])
         cust = pairs[schema.CUSTOMER_ID].to_numpy(np.int64)  # sorted: pairs come grouped
         weight = pairs["weight"].to_numpy(np.float32)
         first = np.r_[True, cust[1:] != cust[:-1]]
@@ -247,7 +224,7 @@ class ContentRetriever(Retriever):
         weighted = self.vectors[pos] * pairs["weight"].to_numpy(np.float32)[:, None]
         query = np.zeros((len(cust), self.vectors.shape[1]), np.float32)
         np.add.at(query, inv, weighted)
-        depth = k + int(self.exclude_seeds) * self.max_seeds
+        depth = k + int(self.config.exclude_seeds) * self.config.max_seeds
         ids, scores = self.index.search(l2_normalize(query), depth)
         ok = ids >= 0
         return pd.DataFrame(

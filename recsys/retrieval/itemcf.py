@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 
 from recsys.retrieval.history import History
 from recsys.retrieval.itemgraph import (
+    ItemGraphConfig,
     ItemGraphRetriever,
     decay,
     incidence,
@@ -17,7 +18,17 @@ from recsys.retrieval.itemgraph import (
 )
 
 
-class ItemCFRetriever(ItemGraphRetriever):
+@dataclass(frozen=True)
+class ItemCFConfig(ItemGraphConfig):
+    """Parameters of :class:`ItemCFRetriever` (seeding and pruning: ItemGraphConfig)."""
+
+    days: int = 168  # purchases of the last ``days`` days count
+    alpha: float = 0.8  # popularity normalisation: 0.5 is cosine, 1 is P(j | i)
+    damp_heavy: bool = True  # weigh each customer by 1 / log2(1 + their purchases)
+    half_life: float = 28.0  # a purchase this many days older counts half (0: count once)
+
+
+class ItemCFRetriever(ItemGraphRetriever, kind="itemcf", config=ItemCFConfig):
     """Scores ``sum_i w_i * S[i, j]``, ``S[i, j] = C[i, j] / (n_i ** alpha * n_j ** (1 - alpha))``.
 
     ``C[i, j]`` counts customers who bought both ``i`` and ``j`` in the last ``days`` days (each
@@ -26,40 +37,19 @@ class ItemCFRetriever(ItemGraphRetriever):
     ``half_life`` > 0 a purchase counts ``0.5 ** (age / half_life)`` instead of 1 in ``C``.
     """
 
-    kind = "itemcf"
-
-    def __init__(
-        self,
-        *,
-        days: int = 168,
-        alpha: float = 0.8,
-        damp_heavy: bool = True,
-        half_life: float = 28.0,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.days, self.alpha, self.damp_heavy = days, alpha, damp_heavy
-        self.half_life = half_life
-
-    def params(self) -> dict[str, Any]:
-        extra = {
-            "days": self.days,
-            "alpha": self.alpha,
-            "damp_heavy": self.damp_heavy,
-            "half_life": self.half_life,
-        }
-        return {**super().params(), **extra}
+    config: ItemCFConfig
 
     def _similarity(self, history: History, catalogue: np.ndarray) -> sp.csr_matrix:
-        customers, items, ago = recent_purchases(history, catalogue, self.days)
+        cfg = self.config
+        customers, items, ago = recent_purchases(history, catalogue, cfg.days)
         _, rows = np.unique(customers, return_inverse=True)
         x = incidence(rows, items, len(catalogue))
         sizes = np.diff(x.indptr).astype(np.float32)
-        weight = 1.0 / np.log2(1.0 + sizes) if self.damp_heavy else None
+        weight = 1.0 / np.log2(1.0 + sizes) if cfg.damp_heavy else None
         buyers = np.asarray(x.sum(axis=0)).ravel()
         with np.errstate(divide="ignore"):
-            row_scale = np.where(buyers > 0, buyers**-self.alpha, 0.0)
-            col_scale = np.where(buyers > 0, buyers ** (self.alpha - 1.0), 0.0)
-        if self.half_life > 0:  # repeated purchases add up
-            x = sp.csr_matrix((decay(ago, self.half_life), (rows, items)), shape=x.shape)
-        return pruned_gram(x, self.neighbours, row_scale, col_scale, weight)
+            row_scale = np.where(buyers > 0, buyers**-cfg.alpha, 0.0)
+            col_scale = np.where(buyers > 0, buyers ** (cfg.alpha - 1.0), 0.0)
+        if cfg.half_life > 0:  # repeated purchases add up
+            x = sp.csr_matrix((decay(ago, cfg.half_life), (rows, items)), shape=x.shape)
+        return pruned_gram(x, cfg.neighbours, row_scale, col_scale, weight)

@@ -9,6 +9,7 @@ only say how ``S`` is built (co-occurrence in baskets, item-based collaborative 
 from __future__ import annotations
 
 from abc import abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import scipy.sparse as sp
 
 from recsys import schema
 from recsys.retrieval.base import NotFittedError, Retriever, empty_candidates, group_rank
+from recsys.retrieval.config import RetrieverConfig
 from recsys.retrieval.history import History
 from recsys.retrieval.state import load_arrays, save_arrays
 
@@ -194,39 +196,29 @@ def score_through(
     return rows, cols, vals.astype(np.float32)
 
 
-class ItemGraphRetriever(Retriever):
+@dataclass(frozen=True)
+class ItemGraphConfig(RetrieverConfig):
+    """Parameters of every item-graph retriever: seeding, pruning and context."""
+
+    neighbours: int = 100  # items kept per row of the item x item matrix
+    seed_days: int = 730  # a customer's purchases of these last days are their seeds
+    seed_half_life: float = 120.0  # a seed this many days older weighs half as much
+    max_seeds: int = 30  # at most this many seeds per customer (the heaviest)
+    context_weight: float = 1.0  # seed weight of each context article
+    exclude_bought: bool = False  # never propose a customer's own seeds
+
+
+class ItemGraphRetriever(Retriever, config=ItemGraphConfig):
     """Scores articles through an item x item matrix from each customer's recent seed articles."""
 
-    def __init__(
-        self,
-        *,
-        neighbours: int = 100,
-        seed_days: int = 730,
-        seed_half_life: float = 120.0,
-        max_seeds: int = 30,
-        context_weight: float = 1.0,
-        exclude_bought: bool = False,
-        name: str | None = None,
-    ) -> None:
-        super().__init__(name)
-        self.neighbours, self.seed_days, self.seed_half_life = neighbours, seed_days, seed_half_life
-        self.max_seeds, self.context_weight = max_seeds, context_weight
-        self.exclude_bought = exclude_bought
+    config: ItemGraphConfig
+
+    def __init__(self, config: ItemGraphConfig | None = None, /, **params: Any) -> None:
+        super().__init__(config, **params)
         self.catalogue = np.zeros(0, np.int64)
         self.sim = sp.csr_matrix((0, 0), dtype=np.float32)
         self.seed_ids = np.zeros(0, np.int64)
         self.seeds = sp.csr_matrix((0, 0), dtype=np.float32)
-
-    def params(self) -> dict[str, Any]:
-        return {
-            **super().params(),
-            "neighbours": self.neighbours,
-            "seed_days": self.seed_days,
-            "seed_half_life": self.seed_half_life,
-            "max_seeds": self.max_seeds,
-            "context_weight": self.context_weight,
-            "exclude_bought": self.exclude_bought,
-        }
 
     @abstractmethod
     def _similarity(self, history: History, catalogue: np.ndarray) -> sp.csr_matrix:
@@ -235,16 +227,18 @@ class ItemGraphRetriever(Retriever):
     def _fit(self, history: History) -> None:
         self.catalogue = np.unique(history.articles[schema.ARTICLE_ID].to_numpy(np.int64))
         self.sim = self._similarity(history, self.catalogue)
+        cfg = self.config
         self.seed_ids, self.seeds = customer_seeds(
-            history, self.catalogue, self.seed_days, self.seed_half_life, self.max_seeds
+            history, self.catalogue, cfg.seed_days, cfg.seed_half_life, cfg.max_seeds
         )
 
     def _retrieve(self, customers: np.ndarray, k: int, context: np.ndarray) -> pd.DataFrame:
         if len(customers) == 0 or len(self.catalogue) == 0:
             return empty_candidates(self.name)
         ctx = item_codes(context, self.catalogue)
-        h = seed_rows(self.seed_ids, self.seeds, customers, ctx[ctx >= 0], self.context_weight)
-        rows, cols, vals = score_through(h, self.sim, k, self.exclude_bought)
+        cfg = self.config
+        h = seed_rows(self.seed_ids, self.seeds, customers, ctx[ctx >= 0], cfg.context_weight)
+        rows, cols, vals = score_through(h, self.sim, k, cfg.exclude_bought)
         return pd.DataFrame(
             {
                 schema.CUSTOMER_ID: customers[rows],

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -11,11 +12,14 @@ import pandas as pd
 from recsys import schema
 from recsys.features.spec import AGE_BUCKETS
 from recsys.retrieval.base import Retriever
+from recsys.retrieval.config import RetrieverConfig
 from recsys.retrieval.history import History
 from recsys.retrieval.state import load_arrays, save_arrays
 
-MODES = ("global", "age_bucket")
-DECAYS = ("none", "linear", "exp")
+Mode = Literal["global", "age_bucket"]
+Decay = Literal["none", "linear", "exp"]
+MODES: tuple[str, ...] = get_args(Mode)
+DECAYS: tuple[str, ...] = get_args(Decay)
 N_SEGMENTS = len(AGE_BUCKETS) + 1  # segment 0: everyone (unknown age); 1..: the age buckets
 
 
@@ -108,7 +112,25 @@ def repeat_lists(
     return pd.concat(parts, ignore_index=True)
 
 
-class PopularityRetriever(Retriever):
+@dataclass(frozen=True)
+class SegmentConfig(RetrieverConfig):
+    """Parameters of every best-seller list retriever (popularity, seasonal)."""
+
+    mode: Mode = "age_bucket"  # one list for everyone, or one per age bucket of AGE_BUCKETS
+    blend: float = 0.3  # share of the global list mixed into each age bucket's list
+    per_segment: int = 1000  # articles kept in each list
+
+
+@dataclass(frozen=True)
+class PopularityConfig(SegmentConfig):
+    """Parameters of :class:`PopularityRetriever`."""
+
+    days: int = 14  # sales of the last ``days`` days count
+    decay: Decay = "linear"  # how a sale's weight falls with its age (see window_weights)
+    half_life_days: float = 3.0  # with decay="exp": a sale this many days older weighs half
+
+
+class PopularityRetriever(Retriever, kind="popularity", config=PopularityConfig):
     """The same best-seller list for every customer of a segment (the cold-start fallback).
 
     Sales of the last ``days`` days, weighted by ``decay``, as shares of the window. With
@@ -117,40 +139,16 @@ class PopularityRetriever(Retriever):
     global list. Every asked customer gets rows; ``context`` is ignored.
     """
 
-    kind = "popularity"
+    config: PopularityConfig
 
-    def __init__(
-        self,
-        *,
-        mode: str = "age_bucket",
-        days: int = 14,
-        decay: str = "linear",
-        half_life_days: float = 3.0,
-        blend: float = 0.3,
-        per_segment: int = 1000,
-        name: str | None = None,
-    ) -> None:
-        super().__init__(name)
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-        self.mode, self.days, self.decay = mode, days, decay
-        self.half_life_days, self.blend, self.per_segment = half_life_days, blend, per_segment
+    def __init__(self, config: SegmentConfig | None = None, /, **params: Any) -> None:
+        super().__init__(config, **params)
         self._lists: dict[str, np.ndarray] = {}
-
-    def params(self) -> dict[str, Any]:
-        return {
-            "mode": self.mode,
-            "days": self.days,
-            "decay": self.decay,
-            "half_life_days": self.half_life_days,
-            "blend": self.blend,
-            "per_segment": self.per_segment,
-            **super().params(),
-        }
 
     def _weights(self, history: History) -> np.ndarray:
         """Weight of every transaction of ``history`` (0: outside the window)."""
-        return window_weights(history.days_ago, self.days, self.decay, self.half_life_days)
+        cfg = self.config
+        return window_weights(history.days_ago, cfg.days, cfg.decay, cfg.half_life_days)
 
     def _adjust(self, history: History, ids: np.ndarray, shares: np.ndarray) -> np.ndarray:
         """Hook for subclasses to rescore the segment shares before ranking."""
@@ -166,19 +164,20 @@ class PopularityRetriever(Retriever):
         cust_seg = age_segment(history.customers["age"].to_numpy())
         order = np.argsort(cust, kind="stable")
         cust, cust_seg = cust[order], cust_seg[order]
-        if self.mode == "age_bucket" and len(cust):
+        by_age = self.config.mode == "age_bucket"
+        if by_age and len(cust):
             seg = lookup_segment(cust, cust_seg, buyers)
         arts = tx[schema.ARTICLE_ID].to_numpy(np.int32)[keep]
-        ids, shares = segment_shares(arts, seg, w[keep], self.blend)
+        ids, shares = segment_shares(arts, seg, w[keep], self.config.blend)
         shares = self._adjust(history, ids, shares)
-        s, a, sc = ranked_lists(ids, shares, self.per_segment)
+        s, a, sc = ranked_lists(ids, shares, self.config.per_segment)
         self._lists = {"segment": s, "article": a, "score": sc}
-        if self.mode == "age_bucket":
+        if by_age:
             self._lists.update(customers=cust, customer_segment=cust_seg)
 
     def segment_table(self) -> tuple[np.ndarray, np.ndarray]:
         """(sorted customer ids, their segment): whose list is which; anyone else gets 0."""
-        if self.mode != "age_bucket":
+        if self.config.mode != "age_bucket":
             return np.zeros(0, np.int64), np.zeros(0, np.int8)
         return self._lists["customers"], self._lists["customer_segment"]
 

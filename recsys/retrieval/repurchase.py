@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import pandas as pd
 
 from recsys import schema
 from recsys.retrieval.base import Retriever, top_k
+from recsys.retrieval.config import RetrieverConfig
 from recsys.retrieval.history import History
 from recsys.retrieval.state import load_arrays, save_arrays
 
@@ -54,7 +56,15 @@ def rows_of(sorted_keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     return starts + np.arange(lengths.sum())
 
 
-class RepurchaseRetriever(Retriever):
+@dataclass(frozen=True)
+class RepurchaseConfig(RetrieverConfig):
+    """Parameters of :class:`RepurchaseRetriever`."""
+
+    days: int | None = None  # purchases of the last ``days`` days count (None: all history)
+    half_life_days: float = 60.0  # a purchase this many days older weighs half as much
+
+
+class RepurchaseRetriever(Retriever, kind="repurchase", config=RepurchaseConfig):
     """The articles a customer bought, scored by the sum of exponentially decayed purchases.
 
     Each purchase in the last ``days`` days (None: all history) adds ``2 ** (-(days_ago - 1) /
@@ -62,23 +72,17 @@ class RepurchaseRetriever(Retriever):
     get no rows; ``context`` is ignored.
     """
 
-    kind = "repurchase"
+    config: RepurchaseConfig
 
-    def __init__(
-        self, *, days: int | None = None, half_life_days: float = 60.0, name: str | None = None
-    ) -> None:
-        super().__init__(name)
-        self.days = days
-        self.half_life_days = half_life_days
+    def __init__(self, config: RepurchaseConfig | None = None, /, **params: Any) -> None:
+        super().__init__(config, **params)
         self._customers = np.zeros(0, np.int64)
         self._articles = np.zeros(0, np.int32)
         self._scores = np.zeros(0, np.float32)
 
-    def params(self) -> dict[str, Any]:
-        return {"days": self.days, "half_life_days": self.half_life_days, **super().params()}
-
     def _fit(self, history: History) -> None:
-        c, a, w = customer_article_weights(history, self.days, self.half_life_days)
+        cfg = self.config
+        c, a, w = customer_article_weights(history, cfg.days, cfg.half_life_days)
         self._customers, self._articles, self._scores = c, a, w.astype(np.float32)
 
     def _retrieve(self, customers: np.ndarray, k: int, context: np.ndarray) -> pd.DataFrame:

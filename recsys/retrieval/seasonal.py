@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
 from recsys import schema
 from recsys.retrieval.history import History
-from recsys.retrieval.popularity import PopularityRetriever
+from recsys.retrieval.popularity import PopularityRetriever, SegmentConfig
 
 
 def seasonal_window(
@@ -25,7 +25,19 @@ def seasonal_window(
     return lag - after_days, lag + before_days
 
 
-class SeasonalRetriever(PopularityRetriever):
+@dataclass(frozen=True)
+class SeasonalConfig(SegmentConfig):
+    """Parameters of :class:`SeasonalRetriever` (``mode``, ``blend``, ``per_segment`` as in
+    popularity)."""
+
+    lag_days: int = 364  # last year's date is the cutoff minus ``lag_days``
+    before_days: int = 0  # the window starts this many days before last year's date
+    after_days: int = 28  # and ends this many days after it
+    boost: float = 0.0  # exponent of (window share / share over the last lag_days); 0: none
+    recent_days: int | None = 3  # keep articles sold in these last days (None: keep all)
+
+
+class SeasonalRetriever(PopularityRetriever, kind="seasonal", config=SeasonalConfig):
     """Best sellers of the same weeks one year before the cutoff, for every customer.
 
     Sales between ``before_days`` before and ``after_days`` after ``cutoff - lag_days`` (the
@@ -35,53 +47,23 @@ class SeasonalRetriever(PopularityRetriever):
     are likely off sale). ``mode``/``blend`` split by age bucket as in ``popularity``.
     """
 
-    kind = "seasonal"
-
-    def __init__(
-        self,
-        *,
-        lag_days: int = 364,
-        before_days: int = 0,
-        after_days: int = 28,
-        boost: float = 0.0,
-        recent_days: int | None = 3,
-        mode: str = "age_bucket",
-        blend: float = 0.3,
-        per_segment: int = 1000,
-        name: str | None = None,
-    ) -> None:
-        super().__init__(mode=mode, blend=blend, per_segment=per_segment, name=name)
-        self.lag_days, self.before_days, self.after_days = lag_days, before_days, after_days
-        self.boost, self.recent_days = boost, recent_days
-
-    def params(self) -> dict[str, Any]:
-        return {
-            "lag_days": self.lag_days,
-            "before_days": self.before_days,
-            "after_days": self.after_days,
-            "boost": self.boost,
-            "recent_days": self.recent_days,
-            "mode": self.mode,
-            "blend": self.blend,
-            "per_segment": self.per_segment,
-            "name": self.name,
-        }
+    config: SeasonalConfig
 
     def _weights(self, history: History) -> np.ndarray:
         days_ago = history.days_ago
         if len(days_ago) == 0:
             return np.zeros(0)
-        lo, hi = seasonal_window(
-            int(days_ago.max()), self.lag_days, self.before_days, self.after_days
-        )
+        cfg = self.config
+        lo, hi = seasonal_window(int(days_ago.max()), cfg.lag_days, cfg.before_days, cfg.after_days)
         return ((days_ago > lo) & (days_ago <= hi)).astype(np.float64)
 
     def _adjust(self, history: History, ids: np.ndarray, shares: np.ndarray) -> np.ndarray:
-        if self.recent_days is not None:
-            sold = history.recent(self.recent_days)[schema.ARTICLE_ID].unique()
+        cfg = self.config
+        if cfg.recent_days is not None:
+            sold = history.recent(cfg.recent_days)[schema.ARTICLE_ID].unique()
             shares = shares * np.isin(ids, sold)[None, :]
-        if self.boost:
-            year = history.recent(self.lag_days)[schema.ARTICLE_ID].value_counts(normalize=True)
+        if cfg.boost:
+            year = history.recent(cfg.lag_days)[schema.ARTICLE_ID].value_counts(normalize=True)
             base = year.reindex(ids, fill_value=0).to_numpy(np.float64) + 1e-6
-            shares = shares * (shares[0] / base)[None, :] ** self.boost
+            shares = shares * (shares[0] / base)[None, :] ** cfg.boost
         return shares

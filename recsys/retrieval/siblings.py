@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import pandas as pd
 
 from recsys import schema
 from recsys.retrieval.base import Retriever, top_k
+from recsys.retrieval.config import RetrieverConfig
 from recsys.retrieval.history import History
 from recsys.retrieval.repurchase import customer_article_weights, rows_of
 from recsys.retrieval.state import load_arrays, save_arrays
@@ -46,7 +48,18 @@ def pair_keys(customers: np.ndarray, c: np.ndarray, a: np.ndarray) -> np.ndarray
     return (pos << 32) | a.astype(np.int64) & 0xFFFFFFFF
 
 
-class SiblingsRetriever(Retriever):
+@dataclass(frozen=True)
+class SiblingsConfig(RetrieverConfig):
+    """Parameters of :class:`SiblingsRetriever`."""
+
+    days: int | None = None  # purchases of the last ``days`` days seed (None: all history)
+    half_life_days: float = 60.0  # a seeding purchase this many days older weighs half as much
+    popularity_days: int = 28  # a sibling's share of its code's sales over these last days
+    smoothing: float = 0.1  # added to every article's sales before taking shares
+    context_weight: float = 1.0  # weight a context article adds to its product code
+
+
+class SiblingsRetriever(Retriever, kind="siblings", config=SiblingsConfig):
     """Articles sharing a product code with the customer's purchases (or the context articles).
 
     A customer's weight on a product code is the summed decayed weight of their purchases in it
@@ -56,39 +69,16 @@ class SiblingsRetriever(Retriever):
     themselves (bought in the window, or in the context) are never returned.
     """
 
-    kind = "siblings"
+    config: SiblingsConfig
 
-    def __init__(
-        self,
-        *,
-        days: int | None = None,
-        half_life_days: float = 60.0,
-        popularity_days: int = 28,
-        smoothing: float = 0.1,
-        context_weight: float = 1.0,
-        name: str | None = None,
-    ) -> None:
-        super().__init__(name)
-        self.days = days
-        self.half_life_days = half_life_days
-        self.popularity_days = popularity_days
-        self.smoothing = smoothing
-        self.context_weight = context_weight
+    def __init__(self, config: SiblingsConfig | None = None, /, **params: Any) -> None:
+        super().__init__(config, **params)
         self._state: dict[str, np.ndarray] = {}
 
-    def params(self) -> dict[str, Any]:
-        return {
-            "days": self.days,
-            "half_life_days": self.half_life_days,
-            "popularity_days": self.popularity_days,
-            "smoothing": self.smoothing,
-            "context_weight": self.context_weight,
-            **super().params(),
-        }
-
     def _fit(self, history: History) -> None:
-        c, a, w = customer_article_weights(history, self.days, self.half_life_days)
-        codes, sib, share = sibling_shares(history, self.popularity_days, self.smoothing)
+        cfg = self.config
+        c, a, w = customer_article_weights(history, cfg.days, cfg.half_life_days)
+        codes, sib, share = sibling_shares(history, cfg.popularity_days, cfg.smoothing)
         arts = history.articles.sort_values(schema.ARTICLE_ID)
         self._state = {
             "customers": c,
@@ -126,7 +116,7 @@ class SiblingsRetriever(Retriever):
                         {
                             "c": np.repeat(customers, len(ctx)),
                             "a": np.tile(ctx, len(customers)),
-                            "w": np.full(len(customers) * len(ctx), self.context_weight),
+                            "w": np.full(len(customers) * len(ctx), self.config.context_weight),
                         }
                     ),
                 ],

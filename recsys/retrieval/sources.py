@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from recsys.retrieval.base import Retriever
+from recsys.retrieval.config import RetrieverConfig
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,17 @@ class SourceSpec:
         if self.quota < 1:
             raise ValueError(f"source {self.name!r}: quota must be >= 1, got {self.quota}")
 
+    def config(self) -> RetrieverConfig:
+        """The kind's typed config from ``params``; a ``ValueError`` naming this source, the bad
+        parameter and the allowed ones (or the known kinds) if they do not fit."""
+        from recsys.retrieval.registry import config_class
+
+        try:
+            config = config_class(self.kind)
+        except ValueError as exc:
+            raise ValueError(f"source {self.name!r}: {exc}") from None
+        return config.from_params(self.params, f"source {self.name!r} (kind {self.kind!r})")
+
     def build(self) -> Retriever:
         """A new retriever for this spec."""
         from recsys.retrieval.registry import create
@@ -34,7 +46,8 @@ class SourceSpec:
 
 
 def parse_sources(items: list[dict[str, Any]]) -> list[SourceSpec]:
-    """Specs from flat dicts (``kind`` and ``quota`` required); names must be unique."""
+    """Specs from flat dicts (``kind`` and ``quota`` required); names must be unique and each
+    source's parameters fit its kind's config (checked here, see :meth:`SourceSpec.config`)."""
     specs = []
     for item in items:
         rest = dict(item)
@@ -42,7 +55,9 @@ def parse_sources(items: list[dict[str, Any]]) -> list[SourceSpec]:
             kind, quota = rest.pop("kind"), int(rest.pop("quota"))
         except KeyError as exc:
             raise ValueError(f"source {item!r} lacks {exc.args[0]!r}") from None
-        specs.append(SourceSpec(kind=kind, quota=quota, name=rest.pop("name", ""), params=rest))
+        spec = SourceSpec(kind=kind, quota=quota, name=rest.pop("name", ""), params=rest)
+        spec.config()
+        specs.append(spec)
     names = [s.name for s in specs]
     if len(set(names)) != len(names):
         raise ValueError(f"source names must be unique, got {names}")
@@ -68,15 +83,15 @@ DEFAULT_SOURCES: tuple[SourceSpec, ...] = (
 )
 
 
-CACHED_KINDS = ("content",)  # sources that encode article text and accept cache_dir
-
-
 def with_home(specs: list[SourceSpec], settings: object) -> list[SourceSpec]:
-    """Specs whose text-encoding sources cache embeddings under the project home."""
+    """Specs whose text-encoding sources (kinds with a ``cache_dir`` parameter) cache embeddings
+    under the project home."""
+    from recsys.retrieval.registry import config_class
+
     cache = str(settings.paths.embeddings)  # type: ignore[attr-defined]
     return [
         SourceSpec(s.kind, s.quota, s.name, {"cache_dir": cache, **s.params})
-        if s.kind in CACHED_KINDS
+        if "cache_dir" in {f.name for f in fields(config_class(s.kind))}
         else s
         for s in specs
     ]

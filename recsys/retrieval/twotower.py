@@ -16,6 +16,7 @@ makes multi-threaded torch several times slower (1 and 2 threads gave identical 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,9 @@ import pandas as pd
 
 from recsys import schema
 from recsys.features.spec import AGE_BUCKETS
-from recsys.retrieval.ann import VectorIndex
+from recsys.retrieval.ann import IndexKind, VectorIndex
 from recsys.retrieval.base import Retriever, top_k
+from recsys.retrieval.config import RetrieverConfig
 from recsys.retrieval.history import History
 from recsys.retrieval.state import load_arrays, save_arrays
 
@@ -41,10 +43,6 @@ FEATURE_COLUMNS = (
     "section_no",
     "garment_group_no",
 )
-PARAM_NAMES = (
-    "days", "half_life", "bag_size", "dim", "hidden", "epochs", "batch_size", "lr",
-    "temperature", "logq", "index_days", "index_kind", "threads", "device", "seed",
-)  # fmt: skip
 N_AGE = len(AGE_BUCKETS) + 1  # below the first bound, then one per bound; 0 = unknown
 
 
@@ -132,44 +130,38 @@ def customer_runs(cust: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, np.nda
     return first_c, first_cd
 
 
-class TwoTowerRetriever(Retriever):
+@dataclass(frozen=True)
+class TwoTowerConfig(RetrieverConfig):
+    """Parameters of :class:`TwoTowerRetriever`."""
+
+    days: int = 42  # train on the purchases of these last days
+    half_life: float = 56.0  # an example this many days older weighs half as much
+    bag_size: int = 20  # the customer tower sees this many earlier purchases
+    dim: int = 64  # width of the customer and article vectors
+    hidden: int = 128  # width of the towers' hidden layer
+    epochs: int = 2  # passes over the training examples
+    batch_size: int = 2048  # examples per batch (the other examples are the negatives)
+    lr: float = 0.003  # learning rate
+    temperature: float = 0.1  # softmax temperature of the in-batch loss
+    logq: bool = True  # correct the in-batch negatives for article popularity
+    index_days: int = 28  # serve the articles sold in these last days (<= 0: all)
+    index_kind: IndexKind = "exact"  # FAISS index over the served articles
+    threads: int = 1  # torch threads
+    device: str = "cpu"  # torch device to train on
+    seed: int = 42  # random seed of training and the index
+
+
+class TwoTowerRetriever(Retriever, kind="twotower", config=TwoTowerConfig):
     """Neural customer/article towers (PyTorch) served through a FAISS inner-product index."""
 
-    kind = "twotower"
+    config: TwoTowerConfig
 
-    def __init__(
-        self,
-        *,
-        days: int = 42,
-        half_life: float = 56.0,
-        bag_size: int = 20,
-        dim: int = 64,
-        hidden: int = 128,
-        epochs: int = 2,
-        batch_size: int = 2048,
-        lr: float = 0.003,
-        temperature: float = 0.1,
-        logq: bool = True,
-        index_days: int = 28,
-        index_kind: str = "exact",
-        threads: int = 1,
-        device: str = "cpu",
-        seed: int = 42,
-        name: str | None = None,
-    ) -> None:
-        super().__init__(name)
-        self.days, self.half_life, self.bag_size = days, half_life, bag_size
-        self.dim, self.hidden, self.epochs, self.batch_size = dim, hidden, epochs, batch_size
-        self.lr, self.temperature, self.logq = lr, temperature, logq
-        self.index_days, self.index_kind = index_days, index_kind
-        self.threads, self.device, self.seed = threads, device, seed
+    def __init__(self, config: TwoTowerConfig | None = None, /, **params: Any) -> None:
+        super().__init__(config, **params)
         self.model = None
         self.index: VectorIndex | None = None
         self.arrays: dict[str, np.ndarray] = {}
         self.losses: list[float] = []
-
-    def params(self) -> dict[str, Any]:
-        return {**super().params(), **{k: getattr(self, k) for k in PARAM_NAMES}}
 
     # -- fit -------------------------------------------------------------------------------------
     def _fit(self, history: History) -> None:
@@ -189,22 +181,23 @@ class TwoTowerRetriever(Retriever):
             "cust_vocab": cust_vocab,
             **self._serving_arrays(history, cust, art),
         }
-        with tm.deterministic(self.threads, strict=self.device == "cpu"):
+        cfg = self.config
+        with tm.deterministic(cfg.threads, strict=cfg.device == "cpu"):
             import torch
 
-            torch.manual_seed(self.seed)
+            torch.manual_seed(cfg.seed)
             self.model = tm.TwoTower(self._sizes(), codes)
             self.losses = tm.train(
                 self.model,
                 data,
-                epochs=self.epochs,
-                batch_size=self.batch_size,
-                lr=self.lr,
-                temperature=self.temperature,
-                logq=self.logq,
-                seed=self.seed,
-                threads=self.threads,
-                device=self.device,
+                epochs=cfg.epochs,
+                batch_size=cfg.batch_size,
+                lr=cfg.lr,
+                temperature=cfg.temperature,
+                logq=cfg.logq,
+                seed=cfg.seed,
+                threads=cfg.threads,
+                device=cfg.device,
             )
             self.index = self._build_index(history, art, days)
 
@@ -215,20 +208,21 @@ class TwoTowerRetriever(Retriever):
         their features, and the customer-id vocabulary."""
         from recsys.retrieval.twotower_model import Batches
 
+        cfg = self.config
         first_c, first_cd = customer_runs(cust, -days)
-        rows = np.flatnonzero((days <= self.days) & (art > 0))
+        rows = np.flatnonzero((days <= cfg.days) & (art > 0))
         dup = pd.DataFrame({"c": cust[rows], "a": art[rows], "d": days[rows]}).duplicated()
         rows = rows[~dup.to_numpy()]
         c, a, d = cust[rows], art[rows], days[rows]
         cust_vocab = np.unique(c)
         pop, art_age = dynamic_buckets(art, days, a, d, n_art)
-        weight = (0.5 ** ((d - 1) / self.half_life)).astype(np.float32)
+        weight = (0.5 ** ((d - 1) / cfg.half_life)).astype(np.float32)
         q = np.bincount(a, weights=weight, minlength=n_art + 1)
         ages = history.customer_age.reindex(c).to_numpy()
         data = Batches(
             cust=lookup(cust_vocab, c),
             age=age_bucket(ages),
-            bag=previous_items(art, first_cd[rows], first_c[rows], self.bag_size),
+            bag=previous_items(art, first_cd[rows], first_c[rows], cfg.bag_size),
             art=a,
             pop=pop,
             art_age=art_age,
@@ -247,7 +241,7 @@ class TwoTowerRetriever(Retriever):
             "table_ids": table[schema.CUSTOMER_ID].to_numpy(np.int64),
             "table_age": age_bucket(table["age"].to_numpy()).astype(np.int8),
             "bag_ids": buyers,
-            "bag_items": previous_items(art, last, first, self.bag_size).astype(np.int32),
+            "bag_items": previous_items(art, last, first, self.config.bag_size).astype(np.int32),
         }
 
     def _sizes(self):
@@ -259,8 +253,8 @@ class TwoTowerRetriever(Retriever):
             feature_vocab=tuple(int(v) for v in self.arrays["vocab"]),
             n_customers=len(self.arrays["cust_vocab"]),
             n_age=N_AGE,
-            hidden=self.hidden,
-            dim=self.dim,
+            hidden=self.config.hidden,
+            dim=self.config.dim,
         )
 
     def _build_index(self, history: History, art: np.ndarray, days: np.ndarray) -> VectorIndex:
@@ -268,15 +262,15 @@ class TwoTowerRetriever(Retriever):
         is 0) in a FAISS index."""
         from recsys.retrieval import twotower_model as tm
 
-        n_art = len(self.arrays["article_ids"])
-        chosen = np.unique(art[(days <= self.index_days) & (art > 0)])
-        if self.index_days <= 0 or len(chosen) == 0:  # all articles (also when nothing sold)
+        cfg, n_art = self.config, len(self.arrays["article_ids"])
+        chosen = np.unique(art[(days <= cfg.index_days) & (art > 0)])
+        if cfg.index_days <= 0 or len(chosen) == 0:  # all articles (also when nothing sold)
             chosen = np.arange(1, n_art + 1)
         day = np.zeros(len(chosen), dtype=np.int64)
         pop, age = dynamic_buckets(art, days, chosen, day, n_art)
         vectors = tm.encode(self.model.articles, (chosen, pop, age))
         ids = self.arrays["article_ids"][chosen - 1]
-        return VectorIndex(kind=self.index_kind).build(ids, vectors, seed=self.seed)
+        return VectorIndex(kind=cfg.index_kind).build(ids, vectors, seed=cfg.seed)
 
     # -- retrieve --------------------------------------------------------------------------------
     def _retrieve(self, customers: np.ndarray, k: int, context: np.ndarray) -> pd.DataFrame:
@@ -290,7 +284,7 @@ class TwoTowerRetriever(Retriever):
         )
         age = take(arr["table_age"], lookup(arr["table_ids"], customers))
         cust = lookup(arr["cust_vocab"], customers)
-        with tm.deterministic(self.threads):
+        with tm.deterministic(self.config.threads):
             vectors = tm.encode(
                 self.model.customers, (cust, age.astype(np.int64), bag.astype(np.int64))
             )
@@ -317,4 +311,4 @@ class TwoTowerRetriever(Retriever):
         state = torch.load(Path(path) / "model.pt", map_location="cpu", weights_only=True)
         self.model.load_state_dict(state)
         self.model.eval()
-        self.index = VectorIndex.load(path, "twotower_index", kind=self.index_kind)
+        self.index = VectorIndex.load(path, "twotower_index", kind=self.config.index_kind)

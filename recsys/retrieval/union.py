@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,13 +12,44 @@ import pandas as pd
 
 from recsys import schema
 from recsys.retrieval.base import Retriever, empty_candidates, top_k
+from recsys.retrieval.config import RetrieverConfig
 from recsys.retrieval.history import History
 from recsys.retrieval.sources import DEFAULT_SOURCES, SourceSpec, parse_sources
 
 RRF_K = 60  # reciprocal-rank fusion constant (Cormack et al.): score = sum 1 / (RRF_K + rank)
 
 
-class UnionRetriever(Retriever):
+@dataclass(frozen=True)
+class UnionConfig(RetrieverConfig):
+    """Parameters of :class:`UnionRetriever`. ``sources`` may be given as specs or as their flat
+    dicts (``{"kind", "quota", "name", **params}``, checked by :func:`parse_sources`); empty or
+    None means ``DEFAULT_SOURCES``. Its JSON form lists the flat dicts."""
+
+    sources: tuple[SourceSpec, ...] = DEFAULT_SOURCES  # the members, in order, with their quotas
+    chunk_size: int = 50_000  # customers merged at a time
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sources", member_specs(self.sources))
+        super().__post_init__()
+
+    def to_params(self) -> dict[str, Any]:
+        """The flat form ``retriever.json`` has always held: sources as flat dicts."""
+        return {"sources": [s.as_dict() for s in self.sources], "chunk_size": self.chunk_size}
+
+
+def member_specs(
+    sources: Sequence[SourceSpec | Mapping[str, Any]] | None,
+) -> tuple[SourceSpec, ...]:
+    """Checked specs from specs or flat dicts (``DEFAULT_SOURCES`` when empty or None)."""
+    if not sources:
+        return DEFAULT_SOURCES
+    if not isinstance(sources, Sequence) or isinstance(sources, str):
+        raise ValueError(f"parameter 'sources' must be a list of sources, got {sources!r}")
+    items = [s.as_dict() if isinstance(s, SourceSpec) else dict(s) for s in sources]
+    return tuple(parse_sources(items))
+
+
+class UnionRetriever(Retriever, kind="union", config=UnionConfig):
     """Merges sources: each proposes up to its ``quota``; pairs are deduped and fused by RRF.
 
     The output keeps ``<source>_score`` and ``<source>_rank`` per source (NaN where a source did not
@@ -25,31 +57,19 @@ class UnionRetriever(Retriever):
     are features for the ranker.
     """
 
-    kind = "union"
+    config: UnionConfig
 
-    def __init__(
-        self,
-        *,
-        sources: list[dict[str, Any]] | None = None,
-        chunk_size: int = 50_000,
-        name: str | None = None,
-    ) -> None:
-        super().__init__(name)
-        self.specs: list[SourceSpec] = parse_sources(sources) if sources else list(DEFAULT_SOURCES)
-        self.chunk_size = chunk_size
+    def __init__(self, config: UnionConfig | None = None, /, **params: Any) -> None:
+        super().__init__(config, **params)
         self.members: dict[str, Retriever] = {}
-
-    def params(self) -> dict[str, Any]:
-        specs = [spec.as_dict() for spec in self.specs]
-        return {**super().params(), "sources": specs, "chunk_size": self.chunk_size}
 
     @property
     def source_names(self) -> list[str]:
         """Member names, in the configured order."""
-        return [spec.name for spec in self.specs]
+        return [spec.name for spec in self.config.sources]
 
     def _fit(self, history: History) -> None:
-        self.members = {spec.name: spec.build().fit(history) for spec in self.specs}
+        self.members = {spec.name: spec.build().fit(history) for spec in self.config.sources}
 
     def _retrieve(self, customers: np.ndarray, k: int, context: np.ndarray) -> pd.DataFrame:
         parts = [self._merge(chunk, k, context) for chunk in self._chunks(customers)]
@@ -57,8 +77,9 @@ class UnionRetriever(Retriever):
         return pd.concat(parts, ignore_index=True) if parts else self._empty()
 
     def _chunks(self, customers: np.ndarray) -> Iterator[np.ndarray]:
-        for start in range(0, len(customers), self.chunk_size):
-            yield customers[start : start + self.chunk_size]
+        size = self.config.chunk_size
+        for start in range(0, len(customers), size):
+            yield customers[start : start + size]
 
     def _merge(self, customers: np.ndarray, k: int, context: np.ndarray) -> pd.DataFrame:
         """One chunk: every member's quota, deduped into pairs, fused by RRF, cut to ``k``."""
@@ -84,7 +105,7 @@ class UnionRetriever(Retriever):
     def member_candidates(self, customers: np.ndarray, context: np.ndarray) -> pd.DataFrame:
         """Long frame of every member's candidates (each up to its quota), ``source`` = member."""
         frames = []
-        for spec in self.specs:
+        for spec in self.config.sources:
             frame = self.members[spec.name].retrieve(customers, spec.quota, context)
             if len(frame):
                 frames.append(frame.iloc[:, :5])
@@ -104,7 +125,7 @@ class UnionRetriever(Retriever):
         index: np.ndarray,
     ) -> pd.DataFrame:
         """Adds ``<source>_score``/``_rank`` per member, ``n_sources`` and ``best_source``."""
-        n_pairs, n_members = int(inverse.max()) + 1, len(self.specs)
+        n_pairs, n_members = int(inverse.max()) + 1, len(self.config.sources)
         score_m = np.full((n_pairs, n_members), np.nan, np.float32)
         rank_m = np.full((n_pairs, n_members), np.nan, np.float32)
         score_m[inverse, member] = long[schema.SCORE].to_numpy(np.float32)
@@ -133,4 +154,6 @@ class UnionRetriever(Retriever):
     def _load_state(self, path: Path) -> None:
         from recsys.retrieval.registry import load_retriever
 
-        self.members = {spec.name: load_retriever(Path(path) / spec.name) for spec in self.specs}
+        self.members = {
+            spec.name: load_retriever(Path(path) / spec.name) for spec in self.config.sources
+        }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +11,10 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recsys import schema
-from recsys.retrieval.ann import VectorIndex
+from recsys.retrieval.ann import IndexKind, VectorIndex
 from recsys.retrieval.base import Retriever, empty_candidates
-from recsys.retrieval.encoders import encode_articles, l2_normalize
+from recsys.retrieval.config import RetrieverConfig
+from recsys.retrieval.encoders import EncoderKind, encode_articles, l2_normalize
 from recsys.retrieval.history import History
 from recsys.retrieval.itemgraph import (
     decay,
@@ -60,7 +62,23 @@ def neighbour_matrix(
     return sp.csr_matrix((sims[valid].astype(np.float32), (rows, cols)), shape=shape)
 
 
-class UserUserRetriever(Retriever):
+@dataclass(frozen=True)
+class UserUserConfig(RetrieverConfig):
+    """Parameters of :class:`UserUserRetriever`."""
+
+    encoder: EncoderKind = "metadata"  # article vectors that customer vectors average
+    days: int = 730  # a customer's vector averages their purchases of these last days
+    half_life: float = 30.0  # ... a purchase this many days older weighing half as much
+    n_neighbours: int = 300  # nearest customers that vote
+    recent_days: int = 14  # a neighbour votes for what they bought in these last days
+    recent_half_life: float = 7.0  # ... a purchase this many days older voting half as much
+    sim_power: float = 8.0  # a vote is similarity ** sim_power x recency decay
+    index_kind: IndexKind = "exact"  # FAISS index over the voting customers
+    context_weight: float = 1.0  # weight of the context's mean vector in the query
+    seed: int = 42  # random seed of the index
+
+
+class UserUserRetriever(Retriever, kind="useruser", config=UserUserConfig):
     """Customers embedded as the recency-weighted mean of their articles' vectors; a customer's
     ``n_neighbours`` nearest customers (FAISS) vote for what they bought in ``recent_days``
     (vote = similarity ** ``sim_power`` x recency decay). Unknown customers get rows only when
@@ -68,29 +86,10 @@ class UserUserRetriever(Retriever):
     for known ones). Queries run in batches of ``QUERY_BATCH`` customers.
     """
 
-    kind = "useruser"
+    config: UserUserConfig
 
-    def __init__(
-        self,
-        *,
-        encoder: str = "metadata",
-        days: int = 730,
-        half_life: float = 30.0,
-        n_neighbours: int = 300,
-        recent_days: int = 14,
-        recent_half_life: float = 7.0,
-        sim_power: float = 8.0,
-        index_kind: str = "exact",
-        context_weight: float = 1.0,
-        seed: int = 42,
-        name: str | None = None,
-    ) -> None:
-        super().__init__(name)
-        self.encoder, self.days, self.half_life = encoder, days, half_life
-        self.n_neighbours, self.recent_days = n_neighbours, recent_days
-        self.recent_half_life, self.index_kind = recent_half_life, index_kind
-        self.sim_power = sim_power
-        self.context_weight, self.seed = context_weight, seed
+    def __init__(self, config: UserUserConfig | None = None, /, **params: Any) -> None:
+        super().__init__(config, **params)
         self.catalogue = np.zeros(0, np.int64)
         self.article_vecs = np.zeros((0, 0), np.float32)
         self.customer_ids = np.zeros(0, np.int64)
@@ -99,38 +98,24 @@ class UserUserRetriever(Retriever):
         self.bought = sp.csr_matrix((0, 0), dtype=np.float32)
         self.index: VectorIndex | None = None
 
-    def params(self) -> dict[str, Any]:
-        return {
-            **super().params(),
-            "encoder": self.encoder,
-            "days": self.days,
-            "half_life": self.half_life,
-            "n_neighbours": self.n_neighbours,
-            "recent_days": self.recent_days,
-            "recent_half_life": self.recent_half_life,
-            "sim_power": self.sim_power,
-            "index_kind": self.index_kind,
-            "context_weight": self.context_weight,
-            "seed": self.seed,
-        }
-
     def _fit(self, history: History) -> None:
+        cfg = self.config
         articles = history.articles.sort_values(schema.ARTICLE_ID, ignore_index=True)
         self.catalogue = articles[schema.ARTICLE_ID].to_numpy(np.int64)
-        self.article_vecs = encode_articles(articles, kind=self.encoder).astype(np.float32)
+        self.article_vecs = encode_articles(articles, kind=cfg.encoder).astype(np.float32)
         self.customer_ids, taste = weighted_purchases(
-            history, self.catalogue, self.days, self.half_life
+            history, self.catalogue, cfg.days, cfg.half_life
         )
         self.customer_vecs = l2_normalize(taste @ self.article_vecs)
         self.pool, self.bought = weighted_purchases(
-            history, self.catalogue, self.recent_days, self.recent_half_life
+            history, self.catalogue, cfg.recent_days, cfg.recent_half_life
         )
         pos, found = lookup(self.customer_ids, self.pool)  # all found unless days < recent_days
         self.pool, self.bought, pos = self.pool[found], self.bought[found], pos[found]
         self.index = None
         if len(self.pool):
-            self.index = VectorIndex(kind=self.index_kind).build(
-                self.pool, self.customer_vecs[pos], seed=self.seed
+            self.index = VectorIndex(kind=cfg.index_kind).build(
+                self.pool, self.customer_vecs[pos], seed=cfg.seed
             )
 
     def _queries(self, customers: np.ndarray, context: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -143,10 +128,11 @@ class UserUserRetriever(Retriever):
         )
         codes = item_codes(context, self.catalogue)
         codes = codes[codes >= 0]
-        if len(codes) == 0 or self.context_weight <= 0:
+        weight = self.config.context_weight
+        if len(codes) == 0 or weight <= 0:
             return customers[known], vecs[known]
         ctx = l2_normalize(self.article_vecs[codes].mean(axis=0, keepdims=True))
-        vecs = np.where(known[:, None], vecs, 0.0) + self.context_weight * ctx
+        vecs = np.where(known[:, None], vecs, 0.0) + weight * ctx
         return customers, l2_normalize(vecs)
 
     def _retrieve(self, customers: np.ndarray, k: int, context: np.ndarray) -> pd.DataFrame:
@@ -162,9 +148,10 @@ class UserUserRetriever(Retriever):
     def _vote(self, asked: np.ndarray, vecs: np.ndarray, k: int) -> pd.DataFrame:
         """Candidates of one batch of query customers: their neighbours' weighted purchases."""
         assert self.index is not None
-        found, sims = self.index.search(vecs, self.n_neighbours + 1)
-        votes = neighbour_matrix(asked, found, sims, self.pool, self.n_neighbours)
-        votes.data **= self.sim_power
+        cfg = self.config
+        found, sims = self.index.search(vecs, cfg.n_neighbours + 1)
+        votes = neighbour_matrix(asked, found, sims, self.pool, cfg.n_neighbours)
+        votes.data **= cfg.sim_power
         rows, cols, vals = score_through(votes, self.bought, k, exclude_seeds=False)
         return pd.DataFrame(
             {
@@ -195,4 +182,4 @@ class UserUserRetriever(Retriever):
         self.pool, self.bought = arrays["pool"], unpacked(arrays, "bought")
         self.index = None
         if (Path(path) / "customers.faiss").exists():
-            self.index = VectorIndex.load(path, "customers", kind=self.index_kind)
+            self.index = VectorIndex.load(path, "customers", kind=self.config.index_kind)

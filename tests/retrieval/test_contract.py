@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -14,10 +15,11 @@ from recsys import schema
 from recsys.data.lake import Lake
 from recsys.retrieval.base import CANDIDATE_COLUMNS, NotFittedError
 from recsys.retrieval.history import History, load_history
-from recsys.retrieval.registry import KINDS, create, load_retriever
+from recsys.retrieval.registry import create, kinds, load_retriever
 from tests.tamper import tamper_after
 
-# Small, fast settings for the tiny world; kinds not listed use their defaults.
+# Small, fast settings for the tiny world; kinds not listed use their defaults. Every registered
+# kind is tested.
 TEST_PARAMS: dict[str, dict] = {
     "content": {"encoder": "metadata"},
     "useruser": {"encoder": "metadata"},
@@ -26,7 +28,7 @@ TEST_PARAMS: dict[str, dict] = {
         "sources": [{"kind": "repurchase", "quota": 20}, {"kind": "popularity", "quota": 40}]
     },
 }
-KIND_NAMES = [k for k in KINDS]
+KIND_NAMES = kinds()
 UNKNOWN_CUSTOMER = 987_654_321_987
 UNKNOWN_ARTICLE = 999_999_999
 
@@ -105,6 +107,25 @@ def test_save_load_round_trip(model, history: History, tmp_path: Path) -> None:
         pd.testing.assert_frame_equal(
             model.retrieve(asked, 30, ctx), loaded.retrieve(asked, 30, ctx)
         )
+
+
+def test_saved_params_rebuild_the_same_config(model, tmp_path: Path) -> None:
+    loaded = load_retriever(model.save(tmp_path / model.name))
+    assert loaded.config == model.config
+    assert loaded.params() == model.params()
+
+
+def test_params_are_the_config_fields_and_round_trip(kind: str) -> None:
+    retriever = create(kind, name="some_name", **TEST_PARAMS.get(kind, {}))
+    params = retriever.params()
+    assert list(params) == ["name", *(f.name for f in fields(retriever.config))]
+    assert params == {"name": "some_name", **retriever.config.to_params()}
+    again = create(kind, **params)
+    assert again.params() == params
+    assert again.config == retriever.config and again.name == "some_name"
+    defaults = create(kind)
+    assert defaults.config == type(retriever).config_class()
+    assert defaults.name == kind
 
 
 def test_unfitted_retriever_refuses(kind: str) -> None:

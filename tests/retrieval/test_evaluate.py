@@ -44,7 +44,7 @@ def test_union_beats_each_member_at_its_quota(evaluation, held_out) -> None:
 
     buyers = np.unique(held_out[schema.CUSTOMER_ID])
     union_recall = evaluation.table.loc["union", "recall@50"]
-    for spec in evaluation.union.specs:
+    for spec in evaluation.union.config.sources:
         own = evaluation.union.members[spec.name].retrieve(buyers, spec.quota)
         assert union_recall >= recall_at_k(own, held_out, (spec.quota,))[f"recall@{spec.quota}"]
 

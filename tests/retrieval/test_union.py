@@ -9,7 +9,7 @@ import pytest
 from recsys import schema
 from recsys.retrieval.history import History
 from recsys.retrieval.sources import DEFAULT_SOURCES, parse_sources
-from recsys.retrieval.union import RRF_K, UnionRetriever
+from recsys.retrieval.union import RRF_K, UnionConfig, UnionRetriever
 
 SOURCES = [
     {"kind": "repurchase", "quota": 15},
@@ -32,7 +32,7 @@ def test_union_holds_every_member_quota(union: UnionRetriever, buyers: np.ndarra
     merged = union.retrieve(buyers, k=1000)
     keys = [schema.CUSTOMER_ID, schema.ARTICLE_ID]
     assert not merged.duplicated(keys).any()
-    for spec in union.specs:
+    for spec in union.config.sources:
         own = union.members[spec.name].retrieve(buyers, spec.quota)
         joined = own.merge(merged, on=keys, how="left")
         assert joined[f"{spec.name}_rank"].notna().all()
@@ -89,3 +89,27 @@ def test_candidate_order_matches_lexsort() -> None:
     assert np.array_equal(c[got], c[expected]) and np.array_equal(a[got], a[expected])
     assert np.array_equal(s[got], s[expected])
     assert candidate_order(c[expected], s[expected], a[expected]) is None
+
+
+def test_union_params_keep_the_flat_sources_form(union: UnionRetriever) -> None:
+    params = union.params()
+    assert params == {
+        "name": "union",
+        "sources": [
+            {"kind": "repurchase", "quota": 15, "name": "repurchase"},
+            {"kind": "popularity", "quota": 25, "name": "popular_age", "mode": "age_bucket"},
+            {"kind": "popularity", "quota": 10, "name": "popular_week", "mode": "global"},
+        ],
+        "chunk_size": 97,
+    }
+    assert UnionRetriever(**params).config == union.config
+    assert union.config == UnionConfig(sources=parse_sources(SOURCES), chunk_size=97)
+    assert UnionRetriever().config.sources == DEFAULT_SOURCES
+
+
+def test_union_members_are_checked_when_the_union_is_built() -> None:
+    bad = [*SOURCES, {"kind": "repurchase", "quota": 5, "name": "old", "half_life": 3.0}]
+    with pytest.raises(ValueError, match="source 'old'.*unknown parameter 'half_life'"):
+        UnionRetriever(sources=bad)
+    with pytest.raises(ValueError, match="'chunk_size' must be int"):
+        UnionRetriever(sources=SOURCES, chunk_size=1.5)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 import numpy as np
 import pandas as pd
 
-ENCODERS = ("metadata", "text", "scratch")
+EncoderKind = Literal["metadata", "text", "scratch"]
+ENCODERS: tuple[str, ...] = get_args(EncoderKind)
 
 
 def encode_articles(articles: pd.DataFrame, kind: str = "metadata", **params: object) -> np.ndarray:
