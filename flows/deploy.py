@@ -21,13 +21,16 @@ NAME = "weekly"
 TIMEZONE = "UTC"
 
 
-def deployment_parameters(settings: Settings, raw: Path | None) -> dict[str, Any]:
-    """The runs' parameters: the raw folder and the settings (home made absolute)."""
+def deployment_parameters(
+    settings: Settings, raw: Path | None, sources: list[dict] | None = None
+) -> dict[str, Any]:
+    """The runs' parameters: the raw folder, the settings (home made absolute), the sources."""
     fixed = Settings.model_validate({**settings.model_dump(), "home": settings.paths.root})
     folder = raw or settings.raw
     return {
         "raw_dir": str(Path(folder).resolve()) if folder else None,
         "settings": fixed.model_dump(mode="json"),
+        **({"sources": sources} if sources else {}),
     }
 
 

@@ -140,6 +140,9 @@ def retrain(
 def deploy(
     ctx: typer.Context,
     raw: RawOpt = None,
+    config: Annotated[
+        Path | None, typer.Option(help="JSON list of sources: [{kind, quota, name, ...}].")
+    ] = None,
     name: Annotated[str, typer.Option(help="Deployment name.")] = "weekly",
     cron: Annotated[str, typer.Option(help="Schedule (UTC).")] = "0 3 * * 3",
 ) -> None:
@@ -152,7 +155,7 @@ def deploy(
     """
     from recsys.commands.orchestration import run_deploy
 
-    run_deploy(_settings(ctx), raw, name, cron)
+    run_deploy(_settings(ctx), raw, config, name, cron)
 
 
 @app.command()

@@ -94,11 +94,14 @@ def run_main(settings: Settings, raw: Path | None, progress: bool) -> None:
     )
 
 
-def run_deploy(settings: Settings, raw: Path | None, name: str, cron: str) -> None:
+def run_deploy(
+    settings: Settings, raw: Path | None, config: Path | None, name: str, cron: str
+) -> None:
     """Serve the weekly deployment from this process."""
     from flows.deploy import deployment_parameters, serve
 
-    parameters = deployment_parameters(settings, raw)
+    sources = json.loads(config.read_text()) if config else None
+    parameters = deployment_parameters(settings, raw, sources)
     folder = parameters["raw_dir"] or "nothing (the live lake is retrained as it is)"
     console.print(
         f"serving deployment weekly-retrain/{name} on cron '{cron}' (Ctrl-C stops); "
