@@ -13,6 +13,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from recsys.home import ProjectHome
 
 
+def today() -> dt.date:
+    """Today's date: the one clock validation reads (tests patch it to move the date)."""
+    return dt.date.today()
+
+
 class Settings(BaseSettings):
     """Platform settings; every field can be set as ``HM_<FIELD>`` (e.g. ``HM_HOME=/data/hm``)."""
 
@@ -74,7 +79,7 @@ class Settings(BaseSettings):
     @property
     def latest_date(self) -> dt.date:
         """Latest allowed transaction date: ``date_max`` or today."""
-        return self.date_max or dt.date.today()
+        return self.date_max or today()
 
 
 def get_settings(**overrides: object) -> Settings:
