@@ -173,10 +173,10 @@ class WeekOwners:
                 rows = present[weeks == week]
                 raise RawDataError(
                     source.path,
-                    f"{len(rows)} row(s) fall in week {key}, already in the lake from {owner}",
+                    f"{len(rows)} row(s) fall in week {key}, which comes from {owner}",
                     schema.T_DAT,
                     _example(batch, first_line, rows),
-                    hint="each week comes from one file only",
+                    hint="each week comes from one file only (in the lake and in the raw folder)",
                 )
             counts[key] += int(n)
         return counts

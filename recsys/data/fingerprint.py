@@ -107,9 +107,10 @@ class HashCache:
         return _digest_of(new)
 
     def save(self) -> None:
-        """Write the entries (atomically) if anything was added."""
+        """Write the entries (atomically) if anything was added; files gone are forgotten."""
         if not (self.dirty and self.path):
             return
+        self.entries = {k: v for k, v in self.entries.items() if os.path.exists(k)}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(self.entries, indent=0, sort_keys=True))

@@ -246,7 +246,7 @@ def test_a_week_already_in_the_lake_from_another_file_is_refused(tmp_path, tiny_
     with pytest.raises(RawDataError) as info:
         ingest(raw, settings, progress=False)
     message = str(info.value)
-    assert f"{LAST_WEEK}.csv" in message and f"already in the lake from {TX}" in message
+    assert f"{LAST_WEEK}.csv" in message and f"which comes from {TX}" in message
     assert "column 't_dat'" in message and "line 2: t_dat=2020-09-21" in message
     assert Lake(settings.paths.lake).current_version() == live
 
