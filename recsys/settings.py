@@ -24,7 +24,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HM_", extra="ignore")
 
     home: Path = Field(Path(".hm"), description="Project home: all state the platform writes.")
-    raw: Path | None = Field(None, description="Folder with the three Kaggle CSV files.")
+    raw: Path | None = Field(
+        None, description="Raw folder (Kaggle CSVs; week files under transactions/)."
+    )
     seed: int = Field(42, description="Default random seed.")
     price_min: float = Field(0.0, description="Prices must be strictly above this.")
     price_max: float = Field(1.0, description="Prices above this are rejected as absurd.")
