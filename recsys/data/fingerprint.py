@@ -113,7 +113,7 @@ class HashCache:
         self.entries = {k: v for k, v in self.entries.items() if os.path.exists(k)}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self.entries, indent=0, sort_keys=True))
+        tmp.write_text(json.dumps(self.entries, sort_keys=True))
         os.replace(tmp, self.path)
         self.dirty = False
 

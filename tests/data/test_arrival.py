@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import make_settings
 
 import recsys.settings
 from recsys import schema
@@ -17,6 +16,7 @@ from recsys.data import raw as raw_module
 from recsys.data.errors import RawDataError, ValidationFailed
 from recsys.data.ingest import ingest, validate_live, validation_key
 from recsys.data.lake import Lake
+from tests.conftest import make_settings
 
 TX = schema.TRANSACTIONS_FILE
 LAST_WEEK = "2020-09-22"  # the tiny world's last week: Wednesday 2020-09-16 .. Tuesday 2020-09-22
