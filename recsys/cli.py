@@ -25,7 +25,12 @@ HomeOpt = Annotated[
 ]
 RawOpt = Annotated[
     Path | None,
-    typer.Option("--raw", envvar="HM_RAW", help="Folder with the three Kaggle CSV files."),
+    typer.Option(
+        "--raw",
+        envvar="HM_RAW",
+        help="Raw folder: articles.csv, customers.csv, transactions_train.csv and/or "
+        "transactions/YYYY-MM-DD.csv week files.",
+    ),
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 

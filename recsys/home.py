@@ -21,6 +21,11 @@ class ProjectHome:
         return self.root / "lake"
 
     @property
+    def file_hashes(self) -> Path:
+        """Stat cache of the raw files' content hashes (see :mod:`recsys.data.fingerprint`)."""
+        return self.root / "cache" / "file-hashes.json"
+
+    @property
     def validation(self) -> Path:
         """Great Expectations project: JSON results and Data Docs."""
         return self.root / "validation"

@@ -13,13 +13,20 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from recsys.home import ProjectHome
 
 
+def today() -> dt.date:
+    """Today's date: the one clock validation reads (tests patch it to move the date)."""
+    return dt.date.today()
+
+
 class Settings(BaseSettings):
     """Platform settings; every field can be set as ``HM_<FIELD>`` (e.g. ``HM_HOME=/data/hm``)."""
 
     model_config = SettingsConfigDict(env_prefix="HM_", extra="ignore")
 
     home: Path = Field(Path(".hm"), description="Project home: all state the platform writes.")
-    raw: Path | None = Field(None, description="Folder with the three Kaggle CSV files.")
+    raw: Path | None = Field(
+        None, description="Raw folder (Kaggle CSVs; week files under transactions/)."
+    )
     seed: int = Field(42, description="Default random seed.")
     price_min: float = Field(0.0, description="Prices must be strictly above this.")
     price_max: float = Field(1.0, description="Prices above this are rejected as absurd.")
@@ -74,7 +81,7 @@ class Settings(BaseSettings):
     @property
     def latest_date(self) -> dt.date:
         """Latest allowed transaction date: ``date_max`` or today."""
-        return self.date_max or dt.date.today()
+        return self.date_max or today()
 
 
 def get_settings(**overrides: object) -> Settings:

@@ -56,7 +56,10 @@ def run_ingest(settings: Settings, raw: Path | None, force: bool, progress: bool
     laps = ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
     console.print(
         f"  {result.weeks} weeks, {result.first_date} .. {result.last_date} ({laps})\n"
-        f"  validation passed; Data Docs: {result.report.docs_path}"
+        f"  {result.mode} ingest: {result.reason}\n"
+        f"  validation passed; Data Docs: {result.report.docs_path}",
+        soft_wrap=True,
+        markup=False,
     )
 
 

@@ -1,8 +1,31 @@
 """Ingest: raw Kaggle CSVs -> validated, typed Parquet in a new lake version (published atomically).
 
-Steps: read articles and customers, stream transactions into weekly Parquet files in a staging
-folder, validate the three typed tables with Great Expectations, and only then publish. On any
-error the staging folder is deleted and the live version stays as it was.
+How data arrives: the raw folder (``hm ingest --raw RAW``) holds::
+
+    RAW/articles.csv                 the whole catalogue, replaced when it changes
+    RAW/customers.csv                every customer, replaced when it changes (new ones each week)
+    RAW/transactions_train.csv       the history in Kaggle's format (optional with week files)
+    RAW/transactions/YYYY-MM-DD.csv  one file per week (optional), Kaggle's transactions header,
+                                     named by the Tuesday closing the week (Wednesday..Tuesday)
+
+Two delivery styles follow this one convention: (a) full files replaced each week, the new
+``transactions_train.csv`` being the previous one with the new rows appended; (b) increments, a
+new ``transactions/<tuesday>.csv`` dropped beside the history each week. A week's rows come from
+one file only and a week file holds its own week only (else a :class:`RawDataError` naming the
+file, ``t_dat`` and example lines).
+
+Identity: every file is hashed in full (xxh3-128, stat-cached: :mod:`recsys.data.fingerprint`),
+together with the validation settings that differ from their defaults, never today's date (rows
+are still checked not to lie in the future). The same identity as the live version: nothing to do.
+
+Otherwise the new version is appended to the live one when only new rows (or new articles and
+customers tables) arrived (:mod:`recsys.data.increment`): only the new rows are parsed and
+validated, with their foreign keys checked against the new articles and customers; weeks they do
+not touch are hard links of the live version's files, a week they touch is rewritten as its live
+rows plus the new ones. Anything else is a full ingest: every file parsed, all rows validated.
+
+Either way the version is written into a staging folder, validated with Great Expectations, and
+only then published; on any error the staging folder is deleted and the live version stays.
 """
 
 from __future__ import annotations
@@ -10,6 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,14 +44,25 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from recsys import schema
-from recsys.data.errors import ValidationFailed
-from recsys.data.fingerprint import files_fingerprint
+from recsys.data import raw
+from recsys.data.arrival import Delivery, Source, WeekOwners, discover
+from recsys.data.errors import RawDataError, ValidationFailed
+from recsys.data.fingerprint import Digest, HashCache, combine, stamp
+from recsys.data.increment import Plan, digest_sources, dropped_ids, full_plan, plan_ingest
 from recsys.data.lake import Lake
-from recsys.data.partition import WeekPartitionWriter
-from recsys.data.raw import FIRST_DATA_LINE, SPECS, raw_paths, read_typed, stream_typed
+from recsys.data.origins import Origins
+from recsys.data.partition import WeekPartitionWriter, link_or_copy, link_partitions
+from recsys.data.raw import FIRST_DATA_LINE, SPECS
 from recsys.settings import Settings
 
 log = logging.getLogger(__name__)
+# the settings that change what validation accepts; only values other than the default count
+VALIDATION_SETTINGS = ("price_min", "price_max", "date_min", "date_max", "age_min", "age_max")
+# the columns of articles and customers that the transactions' foreign-key checks need
+REFERENCE_COLUMNS = {
+    schema.ARTICLES: [schema.ARTICLE_ID],
+    schema.CUSTOMERS: [schema.CUSTOMER_ID, schema.CUSTOMER_HEX],
+}
 
 
 @dataclass
@@ -44,64 +79,27 @@ class IngestResult:
     published: bool = False
     report: object | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    mode: str | None = None  # "full" or "append" (None when skipped)
+    reason: str | None = None  # why that mode
 
 
 def validation_key(settings: Settings) -> str:
-    """The settings that change what validation accepts (part of the data fingerprint)."""
-    return (
-        f"price=({settings.price_min},{settings.price_max}];dates=[{settings.date_min},"
-        f"{settings.latest_date}];age=[{settings.age_min},{settings.age_max}]"
-    )
+    """The validation settings set to other values than their defaults (part of the data's
+    identity); today's date, the default latest date, is not part of it."""
+    fields = type(settings).model_fields
+    values = {name: getattr(settings, name) for name in VALIDATION_SETTINGS}
+    return ";".join(f"{k}={v}" for k, v in values.items() if v != fields[k].default)
 
 
-def lined_frame(table: pa.Table) -> pd.DataFrame:
-    """A pandas frame whose index is each row's line number in its CSV file."""
+def lined_frame(table: pa.Table, index: pd.Index | None = None) -> pd.DataFrame:
+    """A pandas frame whose index is each row's line number in its CSV file (or ``index``)."""
     frame = table.to_pandas(date_as_object=False, split_blocks=True, self_destruct=True)
-    frame.index = pd.RangeIndex(FIRST_DATA_LINE, FIRST_DATA_LINE + len(frame), name="line")
+    frame.index = (
+        index
+        if index is not None
+        else pd.RangeIndex(FIRST_DATA_LINE, FIRST_DATA_LINE + len(frame), name="line")
+    )
     return frame
-
-
-def stream_transactions(path: Path, out: Path, settings: Settings, progress: bool) -> pa.Table:
-    """Stream the transactions CSV into weekly Parquet under ``out``; returns the typed table."""
-    writer = WeekPartitionWriter(out)
-    batches = []
-    try:
-        for _, batch in stream_typed(
-            path, SPECS[schema.TRANSACTIONS], settings.csv_block_mb, progress
-        ):
-            writer.write(batch)
-            batches.append(batch)
-    finally:
-        writer.close()
-    return pa.Table.from_batches(batches, schema=schema.TRANSACTION_SCHEMA)
-
-
-def _date_range(transactions: pa.Table) -> tuple[str | None, str | None]:
-    """First and last transaction date as ISO strings."""
-    bounds = pc.min_max(transactions.column(schema.T_DAT))
-    first, last = bounds["min"].as_py(), bounds["max"].as_py()
-    return (first and first.isoformat(), last and last.isoformat())
-
-
-def _validate(tables: dict[str, pa.Table], paths: dict[str, Path], settings: Settings):
-    """Run the Great Expectations suites on the typed tables (frames indexed by line number)."""
-    from recsys.validation import validate_tables
-
-    frames = {name: lined_frame(t) for name, t in tables.items()}
-    return validate_tables(frames, settings.paths.validation, settings, raw_files=paths)
-
-
-def _manifest(raw_dir: Path, fingerprint: str, tables: dict[str, pa.Table]) -> dict:
-    """The manifest stored next to a lake version (validation details are added later)."""
-    first, last = _date_range(tables[schema.TRANSACTIONS])
-    return {
-        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "raw_dir": str(Path(raw_dir).resolve()),
-        "fingerprint": fingerprint,
-        "rows": {name: t.num_rows for name, t in tables.items()},
-        "first_date": first,
-        "last_date": last,
-    }
 
 
 def ingest(
@@ -112,21 +110,31 @@ def ingest(
     force: bool = False,
     publish: bool = True,
 ) -> IngestResult:
-    """Read, type, validate and (if ``publish``) publish the raw files as a new lake version."""
+    """Read, type, validate and (if ``publish``) publish the raw folder as a new lake version:
+    appended to the live version when only new rows arrived, else in full."""
     start = time.perf_counter()
-    lake = Lake(settings.paths.lake)
-    paths = raw_paths(Path(raw_dir))
-    fingerprint = files_fingerprint(paths, validation_key(settings))
-    if publish and not force and lake.current_version():
-        manifest = lake.manifest()
-        if manifest.get("fingerprint") == fingerprint:
-            log.info("lake version %s already holds these files", manifest["version"])
-            return _result_from_manifest(manifest, time.perf_counter() - start)
     clock = _Clock()
+    lake = Lake(settings.paths.lake)
+    delivery = discover(Path(raw_dir))
+    live = lake.manifest() if lake.current_version() else None
+    digests = digest_sources(delivery, live, HashCache(settings.paths.file_hashes))
+    key = validation_key(settings)
+    fingerprint = combine({name: d.hash for name, d in digests.items()}, key)
+    clock.lap("fingerprint")
+    if publish and not force and live and live.get("fingerprint") == fingerprint:
+        log.info("lake version %s already holds these files", live["version"])
+        return _result_from_manifest(live, time.perf_counter() - start)
+    reason = "--force" if force else None if publish else "a dry run validates every file"
+    plan = plan_ingest(delivery, digests, live, key, reason)
+    plan, small = _small_tables(delivery, plan, lake, settings)
+    log.info("%s ingest: %s", plan.mode, plan.reason)
+    clock.lap("articles+customers")
     with lake.staging() as stage:
-        tables = _stage_tables(paths, stage, settings, progress, clock)
-        manifest = _manifest(raw_dir, fingerprint, tables)
-        report = _validate(tables, paths, settings)  # consumes the in-memory tables
+        staged = _stage(delivery, plan, small, lake, stage, settings, progress, live)
+        clock.lap("transactions")
+        _unchanged_since(delivery, digests)
+        manifest = _manifest(delivery, (fingerprint, key), digests, plan, small, staged, live)
+        report = _validate(delivery, plan, small, staged, settings)  # consumes the tables
         clock.lap("validation")
         if not report.success:
             raise ValidationFailed(report, "validation failed: nothing was published")
@@ -140,26 +148,227 @@ def ingest(
     result = _result_from_manifest(
         manifest, time.perf_counter() - start, version=version, report=report, skipped=False
     )
-    result.timings = clock.laps
+    result.timings, result.mode, result.reason = clock.laps, plan.mode, plan.reason
     return result
 
 
-def _stage_tables(
-    paths: dict[str, Path], stage: Path, settings: Settings, progress: bool, clock: _Clock
-) -> dict[str, pa.Table]:
-    """Write the typed tables into the staging folder; returns them (in memory) for validation."""
-    tables = {
-        name: read_typed(paths[name], SPECS[name], settings.csv_block_mb)
-        for name in (schema.ARTICLES, schema.CUSTOMERS)
+def _small_tables(
+    delivery: Delivery, plan: Plan, lake: Lake, settings: Settings
+) -> tuple[Plan, dict[str, pa.Table]]:
+    """Articles and customers: parsed if changed (all in a full ingest), else the live ones. An
+    append becomes a full ingest if a new table drops ids the lake's transactions use."""
+    sources = (delivery.articles, delivery.customers)
+    tables = {s.table: _small_table(s, plan, lake, settings) for s in sources}
+    changed = [s for s in sources if plan.append and s.name in plan.changed]
+    reasons = (dropped_ids(lake, s.table, tables[s.table], s.name) for s in changed)
+    why = next(filter(None, reasons), None)
+    if why is None:
+        return plan, tables
+    log.warning("full re-ingest instead of an append: %s", why)
+    full = full_plan(delivery, why)
+    for s in sources:
+        if s.name not in plan.changed:
+            tables[s.table] = _small_table(s, full, lake, settings)
+    return full, tables
+
+
+def _small_table(source: Source, plan: Plan, lake: Lake, settings: Settings) -> pa.Table:
+    """Articles or customers: the live version's if the file did not change, else parsed."""
+    if plan.append and source.name not in plan.changed:
+        return lake.read(source.table)
+    return raw.read_typed(source.path, SPECS[source.table], settings.csv_block_mb)
+
+
+@dataclass
+class Staged:
+    """The transactions of a staged version: the rows parsed in this run and what was kept."""
+
+    table: pa.Table | None = None  # the rows parsed in this run (validated)
+    origins: Origins = field(default_factory=Origins)
+    weeks: dict[str, Counter[str]] = field(default_factory=dict)  # file -> rows parsed per week
+    lines: dict[str, int] = field(default_factory=dict)  # file -> its last line read
+    written: list[str] = field(default_factory=list)  # weeks that got new rows
+    rewritten: list[str] = field(default_factory=list)  # ... of them, live weeks rewritten
+    linked: list[str] = field(default_factory=list)  # weeks linked from the live version
+
+
+def _stage(
+    delivery: Delivery,
+    plan: Plan,
+    small: dict[str, pa.Table],
+    lake: Lake,
+    stage: Path,
+    settings: Settings,
+    progress: bool,
+    live: dict | None,
+) -> Staged:
+    """Write the version's tables into ``stage``: articles and customers (linked when
+    unchanged), the new transaction rows, and the live weeks they do not touch (linked)."""
+    for source in (delivery.articles, delivery.customers):
+        target = stage / f"{source.table}.parquet"
+        if plan.append and source.name not in plan.changed:
+            link_or_copy(lake.current_dir() / target.name, target)
+        else:
+            pq.write_table(small[source.table], target, compression="zstd")
+    previous = lake.current_dir() / schema.TRANSACTIONS if plan.append else None
+    owners = WeekOwners.of(live["sources"] if plan.append and live else {})
+    root = stage / schema.TRANSACTIONS
+    staged = _stream_reads(plan, root, previous, owners, settings, progress)
+    if previous is not None:
+        staged.linked = link_partitions(previous, root, set(staged.written))
+    return staged
+
+
+def _stream_reads(
+    plan: Plan,
+    root: Path,
+    previous: Path | None,
+    owners: WeekOwners,
+    settings: Settings,
+    progress: bool,
+) -> Staged:
+    """Parse the plan's reads into week files under ``root`` (a live week in ``previous`` that
+    gets rows is rewritten, its live rows first), checking the week rules on the way."""
+    writer = WeekPartitionWriter(root, previous=previous)
+    staged = Staged()
+    batches = []
+    try:
+        for read in plan.reads:
+            name, rows = read.source.name, 0
+            weeks = staged.weeks.setdefault(name, Counter())
+            for first_line, batch in raw.stream_typed(
+                read.source.path,
+                SPECS[schema.TRANSACTIONS],
+                settings.csv_block_mb,
+                progress,
+                read.offset,
+                read.first_line,
+            ):
+                weeks.update(owners.claim(read.source, first_line, batch))
+                writer.write(batch)
+                batches.append(batch)
+                rows += batch.num_rows
+            staged.origins.add(name, read.first_line, rows)
+            staged.lines[name] = read.first_line + rows - 1
+    finally:
+        staged.written = writer.close()
+    staged.rewritten = writer.rewritten
+    staged.table = pa.Table.from_batches(batches, schema=schema.TRANSACTION_SCHEMA)
+    return staged
+
+
+def _unchanged_since(delivery: Delivery, digests: dict[str, Digest]) -> None:
+    """Raise if a file changed between its hashing and now (a copy still under way)."""
+    for source in delivery.sources:
+        if tuple(stamp(source.path)) != digests[source.name].stat:
+            raise RawDataError(
+                source.path,
+                "file changed while it was being ingested",
+                hint="ingest again once the copy is done",
+            )
+
+
+def _sources(
+    delivery: Delivery,
+    digests: dict[str, Digest],
+    small: dict[str, pa.Table],
+    staged: Staged,
+    old: dict[str, dict],
+) -> dict[str, dict]:
+    """What the manifest records of each file: hash, size, lines (header included) and, for
+    transactions, rows per week (those of the live version's record plus the new ones)."""
+    records = {}
+    for source in delivery.sources:
+        digest = digests[source.name]
+        record: dict = {"hash": digest.hash, "size": digest.size}
+        if source.table == schema.TRANSACTIONS:
+            before = old.get(source.name, {})
+            weeks = Counter(before.get("weeks", {})) + staged.weeks.get(source.name, Counter())
+            record["lines"] = staged.lines.get(source.name, before.get("lines"))
+            record["weeks"] = dict(sorted(weeks.items()))
+        else:
+            record["lines"] = small[source.table].num_rows + FIRST_DATA_LINE - 1
+        records[source.name] = record
+    return records
+
+
+def _manifest(
+    delivery: Delivery,
+    identity: tuple[str, str],
+    digests: dict[str, Digest],
+    plan: Plan,
+    small: dict[str, pa.Table],
+    staged: Staged,
+    live: dict | None,
+) -> dict:
+    """The manifest stored next to a lake version (validation details are added later)."""
+    base = live if plan.append and live else {"rows": {}, "sources": {}}
+    first, last = _date_range(staged.table, base.get("first_date"), base.get("last_date"))
+    n_old = base["rows"].get(schema.TRANSACTIONS, 0)
+    return {
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "raw_dir": str(delivery.root.resolve()),
+        "fingerprint": identity[0],
+        "validation_key": identity[1],
+        "rows": {
+            schema.ARTICLES: small[schema.ARTICLES].num_rows,
+            schema.CUSTOMERS: small[schema.CUSTOMERS].num_rows,
+            schema.TRANSACTIONS: n_old + staged.table.num_rows,
+        },
+        "first_date": first,
+        "last_date": last,
+        "sources": _sources(delivery, digests, small, staged, base["sources"]),
+        "ingest": {
+            "mode": plan.mode,
+            "reason": plan.reason,
+            "parsed": {
+                s.name: {"from_line": s.first_line, "rows": s.rows} for s in staged.origins.spans
+            },
+            "weeks_written": staged.written,
+            "weeks_rewritten": staged.rewritten,
+            "weeks_linked": len(staged.linked),
+        },
     }
-    for name, table in tables.items():
-        pq.write_table(table, stage / f"{name}.parquet", compression="zstd")
-    clock.lap("articles+customers")
-    tables[schema.TRANSACTIONS] = stream_transactions(
-        paths[schema.TRANSACTIONS], stage / schema.TRANSACTIONS, settings, progress
+
+
+def _date_range(
+    transactions: pa.Table, first: str | None = None, last: str | None = None
+) -> tuple[str | None, str | None]:
+    """First and last transaction date as ISO strings (widening ``first``..``last``)."""
+    bounds = pc.min_max(transactions.column(schema.T_DAT))
+    low, high = bounds["min"].as_py(), bounds["max"].as_py()
+    dates = [d for d in (first, low and low.isoformat()) if d]
+    ends = [d for d in (last, high and high.isoformat()) if d]
+    return (min(dates) if dates else None, max(ends) if ends else None)
+
+
+def _validate(
+    delivery: Delivery, plan: Plan, small: dict[str, pa.Table], staged: Staged, settings: Settings
+):
+    """Run the suites on what this run parsed: changed articles/customers (all in a full ingest)
+    and the new transaction rows, whose foreign keys are checked against the new tables."""
+    from recsys.validation import validate_tables
+
+    checked = {s.table for s in (delivery.articles, delivery.customers) if s.name in plan.changed}
+    frames = {name: lined_frame(small[name]) for name in small if name in checked}
+    references = {
+        name: lined_frame(small[name].select(REFERENCE_COLUMNS[name]))
+        for name in small
+        if name not in checked
+    }
+    if staged.table.num_rows:
+        frames[schema.TRANSACTIONS] = lined_frame(staged.table, staged.origins.index())
+    first = delivery.root / (staged.origins.names or [delivery.transactions[0].name])[0]
+    paths = {
+        schema.ARTICLES: delivery.articles.path,
+        schema.CUSTOMERS: delivery.customers.path,
+        schema.TRANSACTIONS: first,
+    }
+    report = validate_tables(
+        frames, settings.paths.validation, settings, raw_files=paths, references=references
     )
-    clock.lap("transactions")
-    return tables
+    staged.origins.relabel(report)
+    return report
 
 
 class _Clock:

@@ -3,13 +3,22 @@
 Layout::
 
     lake/CURRENT                      the live version id (replaced atomically)
-    lake/versions/<id>/manifest.json  rows, date range, weeks, source fingerprints, validation
+    lake/versions/<id>/manifest.json  rows, date range, identity, source files, ingest, validation
     lake/versions/<id>/articles.parquet
     lake/versions/<id>/customers.parquet
     lake/versions/<id>/transactions/week=YYYY-MM-DD/part-0.parquet   (week ends on Tuesday)
 
 A new version is written into a staging folder and only published (renamed into ``versions/`` and
 pointed to by ``CURRENT``) after validation passed, so readers always see the last good version.
+A version appended to the previous one shares its unchanged files as hard links: a published
+file is never written in place (a new version writes new files).
+
+The manifest records ``fingerprint`` (the version's identity: content hashes of the raw files
+and the non-default validation settings), ``validation_key`` (those settings), ``rows``,
+``first_date``/``last_date`` (of the whole version), ``sources`` (per raw file, by its path in the
+raw folder: ``hash``, ``size``, ``lines`` including the header and, for transactions files,
+``weeks``: rows per week), ``ingest`` (``mode`` full or append, ``reason``, the rows ``parsed``
+per file and from which line, the weeks written, rewritten and linked) and ``validation``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,15 @@
-"""Writing transactions into one Parquet file per week (``week=YYYY-MM-DD``, its Tuesday)."""
+"""Writing transactions into one Parquet file per week (``week=YYYY-MM-DD``, its Tuesday).
+
+A new lake version may start from the live one: weeks that get no new rows are hard links of the
+live version's files (:func:`link_partitions`), a week that gets new rows is rewritten as its
+live rows followed by the new ones (``previous`` of :class:`WeekPartitionWriter`).
+"""
 
 from __future__ import annotations
 
+import errno
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -28,10 +36,17 @@ def week_key(day_number: int) -> str:
 class WeekPartitionWriter:
     """Streams typed transaction batches into ``root/week=<tuesday>/part-0.parquet`` files."""
 
-    def __init__(self, root: Path, table_schema: pa.Schema = schema.TRANSACTION_SCHEMA) -> None:
+    def __init__(
+        self,
+        root: Path,
+        table_schema: pa.Schema = schema.TRANSACTION_SCHEMA,
+        previous: Path | None = None,
+    ) -> None:
         self.root = Path(root)
         self.schema = table_schema
+        self.previous = previous  # the live version's transactions folder, when appending
         self.writers: dict[int, pq.ParquetWriter] = {}
+        self.rewritten: list[str] = []  # weeks of ``previous`` that got new rows
         self.rows = 0
 
     def _writer(self, week: int) -> pq.ParquetWriter:
@@ -39,9 +54,13 @@ class WeekPartitionWriter:
         if week not in self.writers:
             folder = self.root / f"{schema.WEEK}={week_key(week)}"
             folder.mkdir(parents=True, exist_ok=True)
-            self.writers[week] = pq.ParquetWriter(
-                folder / "part-0.parquet", self.schema, compression="zstd"
-            )
+            writer = pq.ParquetWriter(folder / "part-0.parquet", self.schema, compression="zstd")
+            self.writers[week] = writer
+            old = sorted((self.previous / folder.name).glob("*.parquet")) if self.previous else []
+            for part in old:
+                writer.write_table(pq.read_table(part, schema=self.schema))
+            if old:
+                self.rewritten.append(week_key(week))
         return self.writers[week]
 
     def write(self, batch: pa.RecordBatch) -> None:
@@ -64,3 +83,30 @@ class WeekPartitionWriter:
         keys = sorted(week_key(w) for w in self.writers)
         self.writers = {}
         return keys
+
+
+def link_or_copy(source: Path, target: Path) -> None:
+    """Hard-link ``source`` as ``target``; copy it where links are impossible (another disk)."""
+    try:
+        os.link(source, target)
+    except OSError as e:
+        if e.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
+            raise
+        shutil.copy2(source, target)
+
+
+def link_partitions(previous: Path, root: Path, skip: set[str]) -> list[str]:
+    """Link the week folders of ``previous`` into ``root``, but those in ``skip``; their keys.
+
+    The linked files are shared with the live version: they must never be written in place.
+    """
+    linked = []
+    for folder in sorted(Path(previous).glob(f"{schema.WEEK}=*")):
+        key = folder.name.split("=", 1)[1]
+        if key in skip:
+            continue
+        (root / folder.name).mkdir(parents=True)
+        for part in sorted(folder.iterdir()):
+            link_or_copy(part, root / folder.name / part.name)
+        linked.append(key)
+    return linked

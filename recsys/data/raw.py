@@ -200,9 +200,22 @@ def _typed_batch(batch: _Batch, spec: RawSpec) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))
 
 
-def _reader(path: Path, spec: RawSpec, block_mb: int, invalid: list) -> tuple:
-    """An Arrow streaming CSV reader reading every needed column as raw bytes."""
-    stream = pa.input_stream(str(path))
+@dataclass(frozen=True)
+class _Tail:
+    """Where a read starts inside a file: a line's byte offset, and the header's names."""
+
+    offset: int
+    names: list[str]
+
+
+def _reader(path: Path, spec: RawSpec, block_mb: int, invalid: list, tail: _Tail | None) -> tuple:
+    """An Arrow streaming CSV reader reading every needed column as raw bytes (from ``tail``'s
+    byte offset on when given; the column names then come from the header)."""
+    if tail is None:
+        stream = pa.input_stream(str(path))
+    else:
+        stream = pa.OSFile(str(path))
+        stream.seek(tail.offset)
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
         invalid.append(row)
@@ -210,7 +223,9 @@ def _reader(path: Path, spec: RawSpec, block_mb: int, invalid: list) -> tuple:
 
     reader = pacsv.open_csv(
         stream,
-        read_options=pacsv.ReadOptions(block_size=block_mb << 20),
+        read_options=pacsv.ReadOptions(
+            block_size=block_mb << 20, column_names=tail.names if tail else None
+        ),
         parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
         convert_options=pacsv.ConvertOptions(
             include_columns=spec.columns,
@@ -222,8 +237,9 @@ def _reader(path: Path, spec: RawSpec, block_mb: int, invalid: list) -> tuple:
     return stream, reader
 
 
-def _raise_invalid_rows(path: Path, invalid: list, near_line: int) -> None:
-    """Raise for rows with the wrong number of fields (a truncated or broken line)."""
+def _raise_invalid_rows(path: Path, invalid: list, near_line: int, tail: bool = False) -> None:
+    """Raise for rows with the wrong number of fields (a truncated or broken line); Arrow's row
+    numbers count from the start of the read, so a ``tail`` read names the line it was near."""
     row = invalid[0]
     with open(path, "rb") as f:
         f.seek(max(0, path.stat().st_size - 1))
@@ -233,33 +249,47 @@ def _raise_invalid_rows(path: Path, invalid: list, near_line: int) -> None:
         f"{len(invalid)} line(s) have the wrong number of fields "
         f"(expected {row.expected_columns}, got {row.actual_columns})"
     )
-    examples = [(r.number or None, r.text[:200]) for r in invalid[:MAX_EXAMPLES]]
+    examples = [(None if tail else r.number or None, r.text[:200]) for r in invalid[:MAX_EXAMPLES]]
     if examples[0][0] is None:
         examples = [(None, f"(near line {near_line}) {t}") for _, t in examples]
     raise RawDataError(path, problem, examples=examples, hint=hint)
 
 
 def stream_typed(
-    path: Path, spec: RawSpec, block_mb: int = 64, progress: bool = True
+    path: Path,
+    spec: RawSpec,
+    block_mb: int = 64,
+    progress: bool = True,
+    offset: int = 0,
+    first_line: int = FIRST_DATA_LINE,
 ) -> Iterator[tuple[int, pa.RecordBatch]]:
-    """Yield ``(first_line, typed_batch)`` for the file, with a progress bar over its bytes."""
-    read_header(path, spec)
+    """Yield ``(first_line, typed_batch)`` for the file, with a progress bar over its bytes.
+
+    ``offset`` > 0 reads only the rows from that byte on (the start of a line past the header),
+    numbered from ``first_line`` (their line number in the file).
+    """
+    names = read_header(path, spec)
     invalid: list = []
-    stream, reader = _reader(path, spec, block_mb, invalid)
-    line = FIRST_DATA_LINE
+    tail = _Tail(offset, names) if offset else None
+    stream, reader = _reader(path, spec, block_mb, invalid, tail)
+    line = first_line
     size = path.stat().st_size
-    with tqdm(total=size, unit="B", unit_scale=True, desc=path.name, disable=not progress) as bar:
+    total = size - offset
+    with tqdm(total=total, unit="B", unit_scale=True, desc=path.name, disable=not progress) as bar:
         for raw in reader:
             typed = _typed_batch(_Batch(path, line, raw), spec)
             line += raw.num_rows
             if invalid:
-                _raise_invalid_rows(path, invalid, line)
+                _raise_invalid_rows(path, invalid, line, bool(offset))
             yield line - raw.num_rows, typed
-            bar.update(min(stream.tell(), size) - bar.n)
+            bar.update(min(stream.tell(), size) - offset - bar.n)
     if invalid:
-        _raise_invalid_rows(path, invalid, line)
-    if line == FIRST_DATA_LINE:
-        raise RawDataError(path, "file has a header but no data rows")
+        _raise_invalid_rows(path, invalid, line, bool(offset))
+    if line == first_line:
+        problem = (
+            f"no data rows after line {first_line - 1}" if offset else "a header but no data rows"
+        )
+        raise RawDataError(path, f"file has {problem}")
 
 
 def read_typed(path: Path, spec: RawSpec, block_mb: int = 64, progress: bool = False) -> pa.Table:

@@ -13,6 +13,7 @@ from recsys import schema
 
 MAX_EXAMPLES = 5
 LINE = "line"
+FILE = "file"  # set on examples of a table read from several files (which one the line is in)
 # columns printed for each example row besides the failing one (all of them for transactions)
 SHOWN_COLUMNS: dict[str, tuple[str, ...]] = {
     schema.ARTICLES: (schema.ARTICLE_ID, "prod_name"),
@@ -121,9 +122,10 @@ def _format_example(example: dict[str, Any], table: str, column: str | None) -> 
     if column and column in example and column not in shown:
         shown.append(column)
     if not shown:
-        shown = [c for c in example if c != LINE]
+        shown = [c for c in example if c not in (LINE, FILE)]
     values = " ".join(f"{c}={_short(example[c])}" for c in shown)
-    return f"line {example.get(LINE, '?')}: {values}"
+    where = f"{example[FILE]} " if FILE in example else ""
+    return f"{where}line {example.get(LINE, '?')}: {values}"
 
 
 def _percent(share: float) -> str:
