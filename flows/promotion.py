@@ -8,6 +8,7 @@ serve).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prefect import flow, task
 
@@ -17,6 +18,12 @@ from flows.retrieval import CandidateWeeks
 from flows.summary import GateFacts
 from recsys.ranking.weeks import WeekPlan
 from recsys.settings import Settings
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from recsys.gate import Registration
+    from recsys.ranking.evaluate import Evaluation
 
 OUTCOME = "outcome.json"
 
@@ -60,9 +67,10 @@ def evaluate_task(
     return str(mark_done(path))
 
 
-def gate_facts(done, evaluation, champion: tuple[str, float] | None) -> GateFacts:
-    """What the summary shows of a registration (a ``recsys.gate.Registration``) and of the
-    evaluation (a ``recsys.ranking.evaluate.Evaluation``)."""
+def gate_facts(
+    done: Registration, evaluation: Evaluation, champion: tuple[str, float] | None
+) -> GateFacts:
+    """What the summary shows of a registration and of the evaluation it registered."""
     segments, binary = evaluation.segments, evaluation.binary
     return GateFacts(
         version=done.version,
@@ -79,7 +87,7 @@ def gate_facts(done, evaluation, champion: tuple[str, float] | None) -> GateFact
     )
 
 
-def _records(table, index: str) -> list[dict]:
+def _records(table: pd.DataFrame, index: str) -> list[dict]:
     """A table's rows as dicts, the index as column ``index``, floats rounded."""
     return table.round(4).reset_index(names=index).to_dict(orient="records")
 

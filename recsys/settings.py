@@ -69,8 +69,8 @@ class Settings(BaseSettings):
     )
     serve_precompute: bool = Field(
         True,
-        description="Rank every customer's context-free list when a serving state is built, so "
-        "GET /recommendations answers from memory; requests with context rank in real time.",
+        description="The loop ranks every customer's context-free list when it publishes a "
+        "state, and GET /recommendations answers from it; requests with context rank in real time.",
     )
 
     @cached_property

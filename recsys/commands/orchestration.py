@@ -9,11 +9,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.markdown import Markdown
 
 from recsys.commands import console, friendly_errors
 from recsys.settings import Settings
+
+if TYPE_CHECKING:
+    from flows.options import RunOptions
+    from flows.summary import RunSummary
 
 
 def run_loop(
@@ -21,8 +26,8 @@ def run_loop(
     raw: Path | None,
     as_of: dt.date | None = None,
     sources: list[dict] | None = None,
-    options: object | None = None,
-):
+    options: RunOptions | None = None,
+) -> RunSummary:
     """Run ``weekly-retrain`` once and print its summary; returns the summary."""
     from flows.weekly import weekly_retrain
 
@@ -45,7 +50,7 @@ def run_retrain(
     config: Path | None,
     out: Path | None,
     progress: bool,
-):
+) -> RunSummary:
     """`hm retrain`: one cached run of the loop (a re-run resumes)."""
     from flows.options import RunOptions
 
@@ -61,7 +66,7 @@ def run_pipeline(
     binary: bool,
     progress: bool,
     json_out: Path | None = None,
-):
+) -> RunSummary:
     """`hm pipeline`: the loop without its cache, the submission from this run's new model."""
     from flows.options import RunOptions
 

@@ -139,18 +139,21 @@ def week_registered(settings: Settings, cutoff: dt.date) -> dict[str, str]:
     return client.get_run(newest.run_id).data.tags
 
 
-def deliveries(raw: Path, tiny_world: Path) -> list[tuple[dt.date, Callable[[], None]]]:
-    """The two weeks that arrive, each in one layout: (the week's Tuesday, its delivery)."""
+def deliveries(raw: Path, tiny_world: Path) -> list[tuple[dt.date, str, Callable[[], None]]]:
+    """The two weeks that arrive, each in one layout: (its Tuesday, the file read, delivery)."""
     header, *lines = (tiny_world / "transactions_train.csv").read_text().splitlines()
 
-    def replaced() -> None:  # (a) the full file replaced by a longer one
+    def replaced() -> None:  # (a) the full file replaced by a longer one: its tail is read
         write(raw / "transactions_train.csv", [header, *rows_until(lines, SECOND)])
 
     def dropped() -> None:  # (b) the new week's file dropped beside the history
         week = rows_until(lines, THIRD, SECOND)
         write(raw / "transactions" / f"{THIRD}.csv", [header, *week])
 
-    return [(SECOND, replaced), (THIRD, dropped)]
+    return [
+        (SECOND, "transactions_train.csv", replaced),
+        (THIRD, f"transactions/{THIRD}.csv", dropped),
+    ]
 
 
 def test_each_scheduled_run_takes_in_the_week_that_arrived_and_serving_swaps(
@@ -163,13 +166,16 @@ def test_each_scheduled_run_takes_in_the_week_that_arrived_and_serving_swaps(
     known = (tiny_world / "customers.csv").read_text().splitlines()[1][:64]
     with hm_serve(env) as url:
         assert httpx.get(f"{url}/health").json()["features_cutoff"] == "2020-09-09"
-        for last, deliver in deliveries(raw, tiny_world):
+        for last, name, deliver in deliveries(raw, tiny_world):
             before = lake.current_version()
             deliver()
             scheduled_run()
             cutoff = last + dt.timedelta(days=1)
             assert lake.current_version() != before
-            assert lake.manifest()["last_date"] == last.isoformat()
+            manifest = lake.manifest()
+            assert manifest["last_date"] == last.isoformat()
+            assert manifest["ingest"]["mode"] == "append"  # the history was not read again
+            assert set(manifest["ingest"]["parsed"]) == {name}
             tags = week_registered(deployed, cutoff)  # registered and gated on its week
             assert tags["promoted"] in ("True", "False") and tags["decision"]
             version, _ = champion(deployed)

@@ -220,6 +220,24 @@ def test_a_rerun_hits_the_cache_and_registers_nothing_new(
     assert live(flow_settings) == before  # same features, same champion, no new version
 
 
+def test_the_same_files_on_a_later_day_are_the_same_version_and_every_stage_cached(
+    last_week: RunSummary,
+    flow_settings: Settings,
+    tiny_world: Path,
+    stage_work: Counter,
+    monkeypatch,
+) -> None:
+    import recsys.settings
+
+    before, version = live(flow_settings), Lake(flow_settings.paths.lake).current_version()
+    later = dt.date.today() + dt.timedelta(days=40)
+    monkeypatch.setattr(recsys.settings, "today", lambda: later)
+    summary = weekly_retrain(raw_dir=str(tiny_world), sources=SOURCES, settings=flow_settings)
+    assert not summary.data.ingested and summary.data.version == version
+    assert stage_work == Counter() and summary.features.built == 0
+    assert live(flow_settings) == before
+
+
 def test_a_worse_model_is_registered_but_never_promoted(
     last_week: RunSummary, flow_settings: Settings
 ) -> None:
@@ -246,3 +264,23 @@ def test_bad_input_stops_before_anything_is_materialized_or_registered(
         weekly_retrain(raw_dir=str(raw_copy), sources=SOURCES, settings=flow_settings)
     assert live(flow_settings) == before
     assert Lake(flow_settings.paths.lake).current_version() == lake_version
+
+
+def test_a_same_size_edit_in_the_middle_of_a_file_is_a_new_lake_version(
+    last_week: RunSummary, flow_settings: Settings, raw_copy: Path
+) -> None:
+    from flows.validate import validate_raw
+
+    path = raw_copy / "transactions_train.csv"
+    lines = path.read_text().splitlines()
+    middle = len(lines) // 2
+    price = lines[middle].split(",")[3]
+    edited = price[:-1] + ("1" if price[-1] != "1" else "2")  # same length, still a price
+    lines[middle] = lines[middle].replace(f",{price},", f",{edited},")
+    size = path.stat().st_size
+    path.write_text("\n".join(lines) + "\n")
+    assert path.stat().st_size == size
+    version = Lake(flow_settings.paths.lake).current_version()
+    facts = validate_raw(flow_settings, str(raw_copy))
+    assert facts.ingested and facts.version != version
+    assert Lake(flow_settings.paths.lake).current_version() == facts.version
