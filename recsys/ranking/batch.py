@@ -121,7 +121,8 @@ def recommend_everyone(
     progress: bool = False,
     history: History | None = None,
 ) -> pd.DataFrame:
-    """Top-12 for every customer of the lake, features from the package cutoff's snapshot.
+    """Top-12 for every customer of the lake, features from the package cutoff's snapshot, as
+    many candidates per customer as the package was trained on.
 
     The ranked customers' candidate rows are written to :func:`candidate_store_dir` on the way.
     """
@@ -132,7 +133,8 @@ def recommend_everyone(
     ids = lake.read(schema.CUSTOMERS, [schema.CUSTOMER_ID]).column(schema.CUSTOMER_ID)
     history = history if history is not None else load_history(lake, package.cutoff)
     reader = SnapshotFeatures(settings, package.cutoff)
-    options = (settings.candidates, settings.batch_customers, settings.active_weeks)
+    candidates_k = int(package.meta.get("candidates", settings.candidates))  # as trained
+    options = (candidates_k, settings.batch_customers, settings.active_weeks)
     writer = CandidateStoreWriter(candidate_store_dir(settings, package))
     recs = batch_recommendations(
         package, ids.to_numpy(), history, reader, options, progress, writer.append

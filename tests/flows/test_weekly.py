@@ -252,6 +252,29 @@ def test_a_worse_model_is_registered_but_never_promoted(
     assert not registry.promotion_decision(flow_settings, summary.gate.version).promote
 
 
+def test_hm_promote_publishes_a_version_before_it_becomes_champion(
+    last_week: RunSummary, flow_settings: Settings
+) -> None:
+    from typer.testing import CliRunner
+
+    from recsys.cli import app
+
+    challenger = str(registry.version_by_alias(flow_settings, registry.CHALLENGER).version)
+    _, champion, _ = live(flow_settings)
+    assert challenger != champion
+    args = ["--home", str(flow_settings.home), "promote", "--version", challenger]
+    refused = CliRunner().invoke(app, args, env={"HM_THREADS": "1"})
+    assert refused.exit_code == 1 and "not promoted" in refused.output  # it lost the gate
+    forced = CliRunner().invoke(app, [*args, "--force"], env={"HM_THREADS": "1"})
+    assert forced.exit_code == 0, forced.output
+    assert f"version {challenger} is champion" in forced.output
+    from serving.recommender import Recommender
+
+    served = Recommender(flow_settings, on_sale_days=flow_settings.on_sale_days)
+    assert served.state.model.version == challenger and served.state.answers is not None
+    registry.set_alias(flow_settings, registry.CHAMPION, champion)
+
+
 def test_bad_input_stops_before_anything_is_materialized_or_registered(
     last_week: RunSummary, flow_settings: Settings, raw_copy: Path
 ) -> None:
