@@ -56,11 +56,11 @@ def batch(settings: Settings, version: str, progress: bool) -> tuple[Path, int]:
     its candidate store (what serving reads) holds. Cached on the version's MLflow run, so a
     new model is always ranked and a published one never twice."""
     from recsys import registry
-    from recsys.ranking.candidate_store import CandidateStore
+    from recsys.ranking.candidate_store import CandidateStore, package_store
     from recsys.ranking.package import RecommenderPackage
 
     package_dir = registry.download_package(settings, version=version)
-    store = settings.paths.candidates / RecommenderPackage.load(package_dir).key()
+    store = package_store(settings, RecommenderPackage.load(package_dir))
     run_id = registry.client(settings).get_model_version(registry.MODEL_NAME, version).run_id
     shaping = (settings.active_weeks, settings.batch_customers)
     key = fingerprint(settings, "batch", run_id, version, shaping)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-BASELINE = "repurchase_popularity"  # the row of the comparison the ranker is measured against
+from recsys.ranking.baselines import BASELINE
 
 
 class PlanFacts(BaseModel):

@@ -18,7 +18,7 @@ import numpy as np
 
 from recsys.features.online import Block, OnlineFeatures
 from recsys.features.store import open_store, read_stamp
-from recsys.ranking.candidate_store import CandidateStore
+from recsys.ranking.candidate_store import CandidateStore, package_store
 from recsys.ranking.package import RecommenderPackage
 from recsys.schema import K
 from recsys.settings import Settings
@@ -54,7 +54,7 @@ class ServingModel:
             version = str(current.version)
         path = registry.download_package(settings, version=version)
         package = RecommenderPackage.load(path)
-        store = settings.paths.candidates / package.key()
+        store = package_store(settings, package)
         if not (store / "meta.json").exists():
             raise NotPublished(f"no candidates for model v{version} in {store}: {RUN_THE_LOOP}")
         return cls(version, package, CandidateStore.open(store))

@@ -15,6 +15,8 @@ from recsys.ranking.recommend import fill_with
 from recsys.retrieval.history import History
 from recsys.schema import K
 
+BASELINE = "repurchase_popularity"  # repurchase, then popularity: what the ranker must beat
+
 
 def popular_list(history: History, days: int = 7, k: int = K) -> pd.DataFrame:
     """The global best sellers of the last ``days`` days as a fallback list (customer_id -1)."""
@@ -48,5 +50,5 @@ def baseline_recommendations(history: History, customers: np.ndarray) -> dict[st
     nothing = popular.iloc[:0]
     return {
         "popularity": fill_with(nothing, popular, customers),
-        "repurchase_popularity": fill_with(recent_purchases(history), popular, customers),
+        BASELINE: fill_with(recent_purchases(history), popular, customers),
     }

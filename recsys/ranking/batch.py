@@ -12,7 +12,6 @@ the online server, which ranks the same candidates per request.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -109,11 +108,6 @@ def batch_recommendations(
     return out.sort_values([schema.CUSTOMER_ID, schema.RANK], ignore_index=True)
 
 
-def candidate_store_dir(settings: Settings, package: RecommenderPackage) -> Path:
-    """Where the batch keeps a package's candidate rows for the online server."""
-    return settings.paths.candidates / package.key()
-
-
 def recommend_everyone(
     settings: Settings,
     lake: Lake,
@@ -124,9 +118,9 @@ def recommend_everyone(
     """Top-12 for every customer of the lake, features from the package cutoff's snapshot, as
     many candidates per customer as the package was trained on.
 
-    The ranked customers' candidate rows are written to :func:`candidate_store_dir` on the way.
+    The ranked customers' candidate rows are written to their :func:`package_store` on the way.
     """
-    from recsys.ranking.candidate_store import CandidateStoreWriter
+    from recsys.ranking.candidate_store import CandidateStoreWriter, package_store
     from recsys.ranking.features import SnapshotFeatures
     from recsys.retrieval.history import load_history
 
@@ -135,7 +129,7 @@ def recommend_everyone(
     reader = SnapshotFeatures(settings, package.cutoff)
     candidates_k = int(package.meta.get("candidates", settings.candidates))  # as trained
     options = (candidates_k, settings.batch_customers, settings.active_weeks)
-    writer = CandidateStoreWriter(candidate_store_dir(settings, package))
+    writer = CandidateStoreWriter(package_store(settings, package))
     recs = batch_recommendations(
         package, ids.to_numpy(), history, reader, options, progress, writer.append
     )

@@ -19,8 +19,15 @@ import numpy as np
 import pandas as pd
 
 from recsys import schema
+from recsys.ranking.package import RecommenderPackage
+from recsys.settings import Settings
 
 KEYS = (schema.CUSTOMER_ID, schema.ARTICLE_ID)
+
+
+def package_store(settings: Settings, package: RecommenderPackage) -> Path:
+    """Where the batch keeps a package's candidates and the server reads them."""
+    return settings.paths.candidates / package.key()
 
 
 class CandidateStoreWriter:

@@ -16,7 +16,6 @@ from recsys.ranking.recommend import fill_with, top_by_score
 from recsys.schema import K
 
 RANKER = "ranker"
-BASELINE = "repurchase_popularity"  # the baseline the README and the gate compare with
 
 
 @dataclass
