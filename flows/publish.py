@@ -60,7 +60,7 @@ def batch(settings: Settings, version: str, progress: bool) -> tuple[Path, int]:
     from recsys.ranking.package import RecommenderPackage
 
     package_dir = registry.download_package(settings, version=version)
-    store = package_store(settings, RecommenderPackage.load(package_dir))
+    store = package_store(settings, RecommenderPackage.key_of(package_dir))
     run_id = registry.client(settings).get_model_version(registry.MODEL_NAME, version).run_id
     shaping = (settings.active_weeks, settings.batch_customers)
     key = fingerprint(settings, "batch", run_id, version, shaping)

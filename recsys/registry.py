@@ -74,14 +74,32 @@ def set_alias(settings: Settings, alias: str, version: str) -> None:
 
 
 def download_package(settings: Settings, alias: str = CHAMPION, version: str | None = None) -> Path:
-    """The package folder of ``version``, else of the version behind ``alias`` (downloaded
-    from the artifact store)."""
+    """The package folder of ``version``, else of the version behind ``alias``.
+
+    Downloaded from the artifact store once per logged model into ``HOME/mlflow/packages/``
+    (a version's artifacts never change), then read from there.
+    """
+    import shutil
+    import tempfile
+
     from mlflow.artifacts import download_artifacts
 
-    client(settings)
-    uri = f"models:/{MODEL_NAME}/{version}" if version else f"models:/{MODEL_NAME}@{alias}"
-    root = download_artifacts(uri)
-    return Path(root) / "artifacts" / "package"
+    c = client(settings)
+    found = (
+        c.get_model_version(MODEL_NAME, version)
+        if version
+        else c.get_model_version_by_alias(MODEL_NAME, alias)
+    )
+    folder = settings.paths.mlflow / "packages" / found.run_id
+    if not folder.exists():
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".download-", dir=folder.parent))
+        download_artifacts(f"models:/{MODEL_NAME}/{found.version}", dst_path=str(tmp))
+        try:
+            tmp.rename(folder)
+        except OSError:  # another process put it in place first
+            shutil.rmtree(tmp, ignore_errors=True)
+    return folder / "artifacts" / "package"
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,7 @@ def ranked_ahead(
     One process computes while the others wait on a lock, then load what it wrote.
     """
     root.mkdir(parents=True, exist_ok=True)
-    path = root / state.key()
+    path = root / state.key
     with open(root / f"{path.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (path / META).exists():

@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 
@@ -45,19 +47,25 @@ class ServingModel:
     @classmethod
     def load(cls, settings: Settings, version: str | None = None) -> ServingModel:
         """``version`` (default: the champion) with the candidates the loop wrote for it."""
-        from recsys import registry
+        version, path, store = model_published(settings, version)
+        return cls(version, RecommenderPackage.load(path), CandidateStore.open(store))
 
-        if version is None:
-            current = registry.version_by_alias(settings, registry.CHAMPION)
-            if current is None:
-                raise NotPublished(f"no champion model in {settings.paths.root}: {RUN_THE_LOOP}")
-            version = str(current.version)
-        path = registry.download_package(settings, version=version)
-        package = RecommenderPackage.load(path)
-        store = package_store(settings, package)
-        if not (store / "meta.json").exists():
-            raise NotPublished(f"no candidates for model v{version} in {store}: {RUN_THE_LOOP}")
-        return cls(version, package, CandidateStore.open(store))
+
+def model_published(settings: Settings, version: str | None = None) -> tuple[str, Path, Path]:
+    """(version, package folder, candidate store) of ``version`` (default: the champion);
+    :class:`NotPublished` if there is no champion or its candidates were not written."""
+    from recsys import registry
+
+    if version is None:
+        current = registry.version_by_alias(settings, registry.CHAMPION)
+        if current is None:
+            raise NotPublished(f"no champion model in {settings.paths.root}: {RUN_THE_LOOP}")
+        version = str(current.version)
+    path = registry.download_package(settings, version=version)
+    store = package_store(settings, RecommenderPackage.key_of(path))
+    if not (store / "meta.json").exists():
+        raise NotPublished(f"no candidates for model v{version} in {store}: {RUN_THE_LOOP}")
+    return version, path, store
 
 
 def features_published(settings: Settings, online: str | None, redis: str | None) -> str:
@@ -108,8 +116,10 @@ class ServingState:
     articles: ArticleTable
     answers: Answers | None = None
 
+    @cached_property
     def key(self) -> str:
-        """What the state's answers depend on: booster, candidates, features, on-sale set."""
+        """What the state's answers depend on: booster, candidates, features, on-sale set
+        (computed once per state: the watcher asks on every refresh)."""
         sale = self.articles.ids.tobytes() + self.articles.on_sale.tobytes()
         parts = [
             self.model.package.ranker.booster.model_to_string(),

@@ -78,7 +78,7 @@ class Recommender:
         """``state`` with the answers the loop ranked ahead for it, if any (and wanted)."""
         if not self.precompute or state.answers is not None:
             return state
-        answers = load_answers(self.settings.paths.answers, state.key())
+        answers = load_answers(self.settings.paths.answers, state.key)
         return state if answers is None else replace(state, answers=answers)
 
     # -- requests --------------------------------------------------------------------------------

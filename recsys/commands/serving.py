@@ -16,10 +16,10 @@ def run_serve(settings: Settings, host: str, port: int, workers: int) -> None:
     """
     import uvicorn
 
-    from serving.model import NotPublished, ServingModel, features_published
+    from serving.model import NotPublished, features_published, model_published
 
     try:
-        ServingModel.load(settings)
+        model_published(settings)
         features_published(settings, None, None)
     except NotPublished as e:
         raise _fail(str(e)) from None

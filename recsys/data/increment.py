@@ -58,6 +58,10 @@ class Plan:
         """Whether the new version starts from the live one."""
         return self.mode == "append"
 
+    def reuses(self, source: Source) -> bool:
+        """Whether the live version's table of ``source`` (articles, customers) is kept."""
+        return self.append and source.name not in self.changed
+
 
 def full_plan(delivery: Delivery, reason: str) -> Plan:
     """Parse and validate every file of the delivery."""

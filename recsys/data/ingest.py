@@ -174,7 +174,7 @@ def _small_tables(
 
 def _small_table(source: Source, plan: Plan, lake: Lake, settings: Settings) -> pa.Table:
     """Articles or customers: the live version's if the file did not change, else parsed."""
-    if plan.append and source.name not in plan.changed:
+    if plan.reuses(source):
         return lake.read(source.table)
     return raw.read_typed(source.path, SPECS[source.table], settings.csv_block_mb)
 
@@ -206,7 +206,7 @@ def _stage(
     unchanged), the new transaction rows, and the live weeks they do not touch (linked)."""
     for source in (delivery.articles, delivery.customers):
         target = stage / f"{source.table}.parquet"
-        if plan.append and source.name not in plan.changed:
+        if plan.reuses(source):
             link_or_copy(lake.current_dir() / target.name, target)
         else:
             pq.write_table(small[source.table], target, compression="zstd")

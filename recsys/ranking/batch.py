@@ -129,7 +129,7 @@ def recommend_everyone(
     reader = SnapshotFeatures(settings, package.cutoff)
     candidates_k = int(package.meta.get("candidates", settings.candidates))  # as trained
     options = (candidates_k, settings.batch_customers, settings.active_weeks)
-    writer = CandidateStoreWriter(package_store(settings, package))
+    writer = CandidateStoreWriter(package_store(settings, package.key()))
     recs = batch_recommendations(
         package, ids.to_numpy(), history, reader, options, progress, writer.append
     )

@@ -19,15 +19,15 @@ import numpy as np
 import pandas as pd
 
 from recsys import schema
-from recsys.ranking.package import RecommenderPackage
 from recsys.settings import Settings
 
 KEYS = (schema.CUSTOMER_ID, schema.ARTICLE_ID)
 
 
-def package_store(settings: Settings, package: RecommenderPackage) -> Path:
-    """Where the batch keeps a package's candidates and the server reads them."""
-    return settings.paths.candidates / package.key()
+def package_store(settings: Settings, package_key: str) -> Path:
+    """Where the batch keeps the candidates of the package with ``package_key`` and the server
+    reads them (:meth:`RecommenderPackage.key`)."""
+    return settings.paths.candidates / package_key
 
 
 class CandidateStoreWriter:

@@ -33,10 +33,12 @@ class RecommenderPackage:
 
     def key(self) -> str:
         """A short hash of what the candidates depend on: the union's build and its cutoff."""
-        import hashlib
+        return _key({**self.meta, "cutoff": self.cutoff})
 
-        text = json.dumps({**self.meta, "cutoff": self.cutoff}, sort_keys=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+    @staticmethod
+    def key_of(path: Path) -> str:
+        """:meth:`key` of the package saved in ``path``, from its ``package.json`` alone."""
+        return _key(json.loads((Path(path) / "package.json").read_text()))
 
     def save(self, path: Path) -> Path:
         """``union/``, ``ranker/``, ``popular.parquet`` and ``package.json`` under ``path``."""
@@ -57,3 +59,11 @@ class RecommenderPackage:
         meta = json.loads((path / "package.json").read_text())
         popular = pd.read_parquet(path / "popular.parquet")
         return cls(load_retriever(path / "union"), Ranker.load(path / "ranker"), popular, meta)
+
+
+def _key(meta: dict) -> str:
+    """A short hash of a package's meta (its cutoff included)."""
+    import hashlib
+
+    text = json.dumps(meta, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -92,14 +92,14 @@ def test_precompute_off_leaves_no_answers(served: Settings) -> None:
 
 def test_answers_are_written_once_per_state_and_shared(served: Settings, rec: Recommender) -> None:
     root = served.paths.answers
-    key = rec.state.key()
+    key = rec.state.key
     folder = root / key
     written = folder.stat().st_mtime_ns
     again = Recommender(served, on_sale_days=21)  # a restart, or a second worker: loads them
-    assert again.state.key() == key and folder.stat().st_mtime_ns == written
+    assert again.state.key == key and folder.stat().st_mtime_ns == written
     assert again.state.answers is not None
     for name in ("customers", "articles", "scores", "sources", "lengths"):
         assert np.array_equal(getattr(again.state.answers, name), getattr(rec.state.answers, name))
     other = Recommender(served, on_sale_days=None)  # another on-sale set: another state
-    assert other.state.key() != key and other.state.answers is None
-    assert not (root / other.state.key()).exists()  # a server never ranks ahead itself
+    assert other.state.key != key and other.state.answers is None
+    assert not (root / other.state.key).exists()  # a server never ranks ahead itself
