@@ -131,7 +131,10 @@ def publish(
 
 @flow(name="promote", log_prints=True, validate_parameters=False)
 def promote(settings: Settings, version: str, progress: bool = False) -> tuple[int, int]:
-    """Make ``version`` servable, then champion (``hm promote``)."""
-    done = make_servable(settings, version, progress)
-    promote_task(settings, version)
+    """Make ``version`` servable, then champion (``hm promote``), under the home's writer lock."""
+    from recsys.home_lock import writer
+
+    with writer(settings):
+        done = make_servable(settings, version, progress)
+        promote_task(settings, version)
     return done

@@ -24,6 +24,7 @@ from flows.ranking import train_ranker
 from flows.retrieval import train_retrievers
 from flows.summary import PlanFacts, RunSummary
 from flows.validate import validate_raw
+from recsys.home_lock import writer
 from recsys.ranking.weeks import WeekPlan
 from recsys.settings import Settings
 
@@ -33,11 +34,16 @@ SHAPING += ("valid_customers", "batch_customers", "active_weeks", "threads")
 
 @task(name="plan weeks")
 def plan_task(settings: Settings, as_of: dt.date | None) -> WeekPlan:
-    """Training, validation and predicted cutoffs of the live lake (as of ``as_of``)."""
+    """Training, validation and predicted cutoffs of the live lake (as of ``as_of``); refuses a
+    lake with too little history (:class:`recsys.ranking.min_history.NotEnoughHistory`)."""
     from recsys.data.lake import Lake
+    from recsys.ranking.min_history import check_history
     from recsys.ranking.weeks import plan_weeks
 
-    return plan_weeks(Lake(settings.paths.lake), settings.train_weeks, as_of)
+    lake = Lake(settings.paths.lake)
+    plan = plan_weeks(lake, settings.train_weeks, as_of)
+    check_history(lake, plan, settings.min_history_weeks)
+    return plan
 
 
 @flow(name="weekly-retrain", log_prints=True)
@@ -54,11 +60,23 @@ def weekly_retrain(
     ``sources`` replaces the default candidate sources; ``settings`` defaults to the ``HM_*``
     environment of the process that runs the flow (a deployment's worker).
     """
-    from prefect.artifacts import create_markdown_artifact
-
     settings = settings or Settings()
     options = options or RunOptions()
     raw = raw_dir or (str(settings.raw) if settings.raw else None)
+    with writer(settings):
+        return _run(settings, raw, as_of, sources, options)
+
+
+def _run(
+    settings: Settings,
+    raw: str | None,
+    as_of: dt.date | None,
+    sources: list[dict] | None,
+    options: RunOptions,
+) -> RunSummary:
+    """The stages in order, under the home's writer lock; the summary as a Prefect artifact."""
+    from prefect.artifacts import create_markdown_artifact
+
     use, bars, clock = options.cache, options.progress, StageClock()
     with clock("ingest"):
         data = validate_raw(settings, raw, bars)

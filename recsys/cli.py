@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -42,6 +43,8 @@ def main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details.")] = False,
 ) -> None:
     """Load settings once for every command."""
+    for switch in ("PREFECT_SERVER_ANALYTICS_ENABLED", "DO_NOT_TRACK"):  # offline: no telemetry
+        os.environ.setdefault(switch, "false" if switch.startswith("PREFECT") else "1")
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s")
     ctx.obj = get_settings(home=home)
 

@@ -17,6 +17,7 @@ import pandas as pd
 
 from recsys import registry, schema
 from recsys.data.lake import Lake
+from recsys.ranking.baselines import BASELINE
 from recsys.ranking.dataset import CandidateWeek
 from recsys.ranking.evaluate import Evaluation
 from recsys.ranking.features import SERVICE
@@ -92,17 +93,19 @@ def register(
             package.save(Path(tmp) / "package")
             _, version = registry.log_recommender(Path(tmp) / "package", settings)
         registry.set_alias(settings, registry.CHALLENGER, version)
-        decision = registry.decide(evaluation.map, champion[1] if champion else None)
-        _log_gate(evaluation.map, champion)
+        baseline = float(evaluation.comparison.loc[BASELINE, "map@12"])
+        decision = registry.decide(evaluation.map, champion[1] if champion else None, baseline)
+        _log_gate(evaluation.map, champion, baseline)
         mlflow.set_tags({"promoted": str(decision.promote), "decision": decision.reason})
         return Registration(version, run.info.run_id, decision)
 
 
-def _log_gate(challenger: float, champion: tuple[str, float] | None) -> None:
-    """Both MAP@12 values of the promotion gate (same week) and the champion's version."""
+def _log_gate(challenger: float, champion: tuple[str, float] | None, baseline: float) -> None:
+    """The MAP@12 values of the promotion gate (same week) and the champion's version."""
     import mlflow
 
     mlflow.log_metric("gate.challenger_map_at_12", challenger)
+    mlflow.log_metric("gate.baseline_map_at_12", baseline)
     if champion is not None:
         mlflow.log_metric("gate.champion_map_at_12", champion[1])
         mlflow.set_tag("gate.champion_version", champion[0])

@@ -26,6 +26,11 @@ class ProjectHome:
         return self.root / "cache" / "file-hashes.json"
 
     @property
+    def writer_lock(self) -> Path:
+        """The lock one writer holds (with ``writer.json`` beside it naming who and since when)."""
+        return self.root / "writer.lock"
+
+    @property
     def validation(self) -> Path:
         """Great Expectations project: JSON results and Data Docs."""
         return self.root / "validation"

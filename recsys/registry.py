@@ -11,6 +11,7 @@ from pathlib import Path
 
 import mlflow
 
+from recsys.ranking.baselines import BASELINE
 from recsys.settings import Settings
 
 MODEL_NAME = "hm-ranker"
@@ -110,17 +111,36 @@ class Decision:
     reason: str
     challenger_map: float
     champion_map: float | None
+    baseline_map: float | None = None
 
 
-def decide(challenger_map: float, champion_map: float | None, min_gain: float = 0.0) -> Decision:
-    """Promote when there is no champion, or the challenger's MAP@12 beats it by ``min_gain``."""
+def decide(
+    challenger_map: float,
+    champion_map: float | None,
+    baseline_map: float | None = None,
+    min_gain: float = 0.0,
+) -> Decision:
+    """Promote when the challenger's MAP@12 beats repurchase-then-popularity (``baseline_map``,
+    first champion included) and the champion (if any) by ``min_gain``."""
+    maps = (challenger_map, champion_map, baseline_map)
+    if baseline_map is not None and not challenger_map > baseline_map:
+        reason = (
+            f"MAP@12 {challenger_map:.5f} does not beat the baseline {BASELINE} "
+            f"{baseline_map:.5f} on the validation week"
+        )
+        return Decision(False, reason, *maps)
     if champion_map is None:
-        return Decision(True, "no champion yet", challenger_map, None)
+        return Decision(True, "no champion yet" + _over(baseline_map), *maps)
     if challenger_map > champion_map + min_gain:
         reason = f"MAP@12 {challenger_map:.5f} > champion {champion_map:.5f}"
-        return Decision(True, reason, challenger_map, champion_map)
+        return Decision(True, reason + _over(baseline_map), *maps)
     reason = f"MAP@12 {challenger_map:.5f} does not beat champion {champion_map:.5f}"
-    return Decision(False, reason, challenger_map, champion_map)
+    return Decision(False, reason, *maps)
+
+
+def _over(baseline_map: float | None) -> str:
+    """The baseline part of a positive decision's reason."""
+    return "" if baseline_map is None else f" and {BASELINE} {baseline_map:.5f}"
 
 
 def promotion_decision(settings: Settings, version: str) -> Decision:
@@ -134,9 +154,10 @@ def promotion_decision(settings: Settings, version: str) -> Decision:
     run = c.get_run(c.get_model_version(MODEL_NAME, version).run_id)
     metrics, tags = run.data.metrics, run.data.tags
     challenger = metrics.get("gate.challenger_map_at_12", metrics.get("ranker.map_at_12", 0.0))
+    baseline = metrics.get("gate.baseline_map_at_12")
     champion = version_by_alias(settings, CHAMPION)
     if champion is None:
-        return decide(challenger, None)
+        return decide(challenger, None, baseline)
     if str(champion.version) == str(version):
         return Decision(False, f"version {version} is already champion", challenger, challenger)
     judged = tags.get("gate.champion_version")
@@ -146,4 +167,4 @@ def promotion_decision(settings: Settings, version: str) -> Decision:
             f"{champion.version}: re-run the pipeline to compare on the same week"
         )
         return Decision(False, reason, challenger, None)
-    return decide(challenger, metrics["gate.champion_map_at_12"])
+    return decide(challenger, metrics["gate.champion_map_at_12"], baseline)

@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     keep_versions: int = Field(3, description="Lake versions kept (the current one included).")
     csv_block_mb: int = Field(64, description="CSV block size read at a time, in MiB.")
     feature_weeks: int = Field(8, description="Weekly feature snapshots built by default.")
+    busy: Literal["wait", "fail"] = Field(
+        "wait",
+        description="When another writer holds the home: wait for it, or exit 2 naming it.",
+    )
     online_store: Literal["sqlite", "redis"] = Field("sqlite", description="Feast online store.")
     redis: str = Field("127.0.0.1:6379", description="Redis for Feast (host:port,db=N,...).")
     mlflow_uri: str | None = Field(
@@ -44,6 +48,9 @@ class Settings(BaseSettings):
     )
     candidates: int = Field(200, description="Candidates per customer from the retrieval union.")
     train_weeks: int = Field(4, description="Weeks of candidates the ranker trains on.")
+    min_history_weeks: int = Field(
+        4, ge=0, description="Weeks of history the lake must hold before the first training week."
+    )
     sampling: Literal["all", "random", "hard"] = Field(
         "random", description="Negative sampling of training candidates."
     )

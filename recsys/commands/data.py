@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from recsys.commands import console, err, friendly_errors
+from recsys.commands import console, err, friendly_errors, writing
 from recsys.settings import Settings
 
 
@@ -44,7 +44,7 @@ def run_ingest(settings: Settings, raw: Path | None, force: bool, progress: bool
     from recsys.data.ingest import ingest
 
     raw = _raw_or_fail(settings, raw)
-    with friendly_errors():
+    with friendly_errors(), writing(settings):
         result = ingest(raw, settings, progress=progress, force=force)
     if result.skipped:
         console.print(
@@ -69,7 +69,7 @@ def run_validate(settings: Settings, raw: Path | None, progress: bool) -> None:
     from recsys.data.ingest import ingest, validate_live
 
     raw = raw or settings.raw
-    with friendly_errors():
+    with friendly_errors(), writing(settings):
         if raw is not None:
             report = ingest(raw, settings, progress=progress, publish=False).report
         else:

@@ -8,7 +8,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from recsys.commands import console, err, friendly_errors
+from recsys.commands import console, err, friendly_errors, writing
 from recsys.settings import Settings
 
 
@@ -19,7 +19,7 @@ def run_build(settings: Settings, weeks: int, force: bool, progress: bool) -> No
     from recsys.features.snapshots import build_snapshots
 
     lake = Lake(settings.paths.lake)
-    with friendly_errors():
+    with friendly_errors(), writing(settings):
         cutoffs = default_cutoffs(lake, weeks)
         infos = build_snapshots(lake, cutoffs, settings.paths.features, progress, force)
     table = Table()
@@ -36,7 +36,7 @@ def run_apply(settings: Settings) -> None:
     """Register entities, feature views and services in the Feast registry."""
     from recsys.features import store
 
-    with friendly_errors():
+    with friendly_errors(), writing(settings):
         fs = store.apply(settings, settings.online_store, settings.redis)
     views = sorted(v.name for v in fs.list_feature_views())
     services = sorted(s.name for s in fs.list_feature_services())
@@ -48,7 +48,7 @@ def run_materialize(settings: Settings, cutoff: dt.date | None, progress: bool) 
     from recsys.features import materialize, store
     from recsys.features.snapshots import latest_cutoff
 
-    with friendly_errors():
+    with friendly_errors(), writing(settings):
         cutoff = cutoff or latest_cutoff(settings.paths.features)
         if cutoff is None:
             err.print("[bold red]error:[/] no feature snapshots yet: run `hm features build`")

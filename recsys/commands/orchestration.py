@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from rich.markdown import Markdown
 
-from recsys.commands import console, friendly_errors
+from recsys.commands import console, friendly_errors, quiet_user_tracebacks
 from recsys.settings import Settings
 
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ def run_loop(
     """Run ``weekly-retrain`` once and print its summary; returns the summary."""
     from flows.weekly import weekly_retrain
 
+    quiet_user_tracebacks()
     with friendly_errors():
         summary = weekly_retrain(
             raw_dir=str(raw) if raw else None,

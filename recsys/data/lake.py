@@ -88,6 +88,19 @@ class Lake:
         finally:
             shutil.rmtree(path, ignore_errors=True)
 
+    def sweep(self) -> list[Path]:
+        """Remove staging folders and pointer temp files left by a killed writer (call only with
+        the home's writer lock held: no other write is under way)."""
+        if not self.root.is_dir():
+            return []
+        stale = [*self.root.glob(".staging-*"), *self.root.glob(".CURRENT.*")]
+        for path in stale:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        return stale
+
     def publish(self, staging: Path, manifest: dict, keep: int = 3) -> str:
         """Move ``staging`` into ``versions/`` and make it live atomically; prune old versions."""
         version = manifest.setdefault("version", new_version_id())
