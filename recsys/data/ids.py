@@ -80,9 +80,12 @@ def hex_parts(
 
 def _prefix_hash(block: np.ndarray) -> np.ndarray:
     """A 64-bit hash of each row's first 48 hex digits (ASCII, case folded by the 0x20 bit)."""
-    words = block[:, : HEX_LEN - KEY_HEX_DIGITS].view("<u8") | _FOLD  # rows stay in place
+    words = block[:, : HEX_LEN - KEY_HEX_DIGITS].view("<u8")  # (n, 6), rows stay in place
+    hashes = np.zeros(len(block), dtype=np.uint64)
     with np.errstate(over="ignore"):
-        return (words * _MIX).sum(axis=1, dtype=np.uint64)
+        for i, mix in enumerate(_MIX):
+            hashes += (words[:, i] | _FOLD) * mix
+    return hashes
 
 
 def lowercase_hex(ids: pa.Array) -> pa.Array:
