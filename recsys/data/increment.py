@@ -5,7 +5,8 @@ size, line count and rows per week). A delivery is appended to it when nothing i
 changed, except in these ways:
 
 - a transactions file grew: its first old-size bytes hash to the recorded hash and ended with a
-  newline; only the appended tail is parsed, its lines numbered after the recorded line count;
+  newline; only the appended tail is parsed, its lines numbered after the recorded line count
+  (not for a gzip file, which cannot be read from a byte offset: a full ingest, saying so);
 - new transactions files (a week file, or a history file where there was none): parsed whole;
 - ``articles.csv`` or ``customers.csv`` replaced: parsed and validated again, as long as they keep
   every id the lake's transactions reference.
@@ -25,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from recsys import schema
+from recsys.data import packing
 from recsys.data.arrival import Delivery, Source
 from recsys.data.fingerprint import Digest, HashCache
 from recsys.data.lake import Lake
@@ -123,6 +125,8 @@ def _no_append(delivery: Delivery, live: dict | None, key: str) -> str | None:
 def _not_a_tail(source: Source, digest: Digest, record: dict) -> str | None:
     """Why a changed file is not the ingested one plus appended lines, or None."""
     size = record["size"]
+    if packing.compressed(source.path):
+        return f"{source.name} changed and is gzip: its new rows cannot be read alone"
     if digest.size <= size:
         return f"{source.name} was rewritten (not longer than before)"
     if digest.prefixes.get(size) != record["hash"]:

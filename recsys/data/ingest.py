@@ -49,7 +49,9 @@ from recsys.data.arrival import Delivery, Source, WeekOwners, discover
 from recsys.data.errors import RawDataError, ValidationFailed
 from recsys.data.fingerprint import Digest, HashCache, combine, stamp
 from recsys.data.increment import Plan, digest_sources, dropped_ids, full_plan, plan_ingest
+from recsys.data.known_customers import KnownCustomers
 from recsys.data.lake import Lake
+from recsys.data.lines import ReadLines
 from recsys.data.origins import Origins
 from recsys.data.partition import WeekPartitionWriter, link_or_copy, link_partitions
 from recsys.data.raw import FIRST_DATA_LINE, SPECS
@@ -92,7 +94,8 @@ def validation_key(settings: Settings) -> str:
 
 
 def lined_frame(table: pa.Table, index: pd.Index | None = None) -> pd.DataFrame:
-    """A pandas frame whose index is each row's line number in its CSV file (or ``index``)."""
+    """A pandas frame whose index is ``index`` (each row's line in its CSV file), by default
+    the lines of a file read row by line."""
     frame = table.to_pandas(date_as_object=False, split_blocks=True, self_destruct=True)
     frame.index = (
         index
@@ -126,15 +129,16 @@ def ingest(
         return _result_from_manifest(live, time.perf_counter() - start)
     reason = "--force" if force else None if publish else "a dry run validates every file"
     plan = plan_ingest(delivery, digests, live, key, reason)
-    plan, small = _small_tables(delivery, plan, lake, settings)
+    plan, small, lines = _small_tables(delivery, plan, lake, settings)
     log.info("%s ingest: %s", plan.mode, plan.reason)
     clock.lap("articles+customers")
     with lake.staging() as stage:
         staged = _stage(delivery, plan, small, lake, stage, settings, progress, live)
         clock.lap("transactions")
         _unchanged_since(delivery, digests)
+        staged.lines.update({s.name: lines[s.table].last_line() for s in _parsed(delivery, lines)})
         manifest = _manifest(delivery, (fingerprint, key), digests, plan, small, staged, live)
-        report = _validate(delivery, plan, small, staged, settings)  # consumes the tables
+        report = _validate(delivery, plan, small, staged, settings, lines)  # consumes the tables
         clock.lap("validation")
         if not report.success:
             raise ValidationFailed(report, "validation failed: nothing was published")
@@ -154,29 +158,43 @@ def ingest(
 
 def _small_tables(
     delivery: Delivery, plan: Plan, lake: Lake, settings: Settings
-) -> tuple[Plan, dict[str, pa.Table]]:
-    """Articles and customers: parsed if changed (all in a full ingest), else the live ones. An
-    append becomes a full ingest if a new table drops ids the lake's transactions use."""
+) -> tuple[Plan, dict[str, pa.Table], dict[str, ReadLines]]:
+    """Articles and customers: parsed if changed (all in a full ingest), else the live ones, and
+    the lines of the parsed ones. An append becomes a full ingest if a new table drops ids the
+    lake's transactions use."""
     sources = (delivery.articles, delivery.customers)
-    tables = {s.table: _small_table(s, plan, lake, settings) for s in sources}
+    tables, lines = {}, {}
+    for s in sources:
+        tables[s.table] = _small_table(s, plan, lake, settings, lines)
     changed = [s for s in sources if plan.append and s.name in plan.changed]
     reasons = (dropped_ids(lake, s.table, tables[s.table], s.name) for s in changed)
     why = next(filter(None, reasons), None)
     if why is None:
-        return plan, tables
+        return plan, tables, lines
     log.warning("full re-ingest instead of an append: %s", why)
     full = full_plan(delivery, why)
     for s in sources:
         if s.name not in plan.changed:
-            tables[s.table] = _small_table(s, full, lake, settings)
-    return full, tables
+            tables[s.table] = _small_table(s, full, lake, settings, lines)
+    return full, tables, lines
 
 
-def _small_table(source: Source, plan: Plan, lake: Lake, settings: Settings) -> pa.Table:
-    """Articles or customers: the live version's if the file did not change, else parsed."""
+def _small_table(
+    source: Source, plan: Plan, lake: Lake, settings: Settings, lines: dict[str, ReadLines]
+) -> pa.Table:
+    """Articles or customers: the live version's if the file did not change, else parsed (its
+    lines kept in ``lines``)."""
     if plan.reuses(source):
         return lake.read(source.table)
-    return raw.read_typed(source.path, SPECS[source.table], settings.csv_block_mb)
+    table, lines[source.table] = raw.read_lined(
+        source.path, SPECS[source.table], settings.csv_block_mb
+    )
+    return table
+
+
+def _parsed(delivery: Delivery, lines: dict[str, ReadLines]) -> list[Source]:
+    """The articles and customers files parsed in this run."""
+    return [s for s in (delivery.articles, delivery.customers) if s.table in lines]
 
 
 @dataclass
@@ -213,7 +231,8 @@ def _stage(
     previous = lake.current_dir() / schema.TRANSACTIONS if plan.append else None
     owners = WeekOwners.of(live["sources"] if plan.append and live else {})
     root = stage / schema.TRANSACTIONS
-    staged = _stream_reads(plan, root, previous, owners, settings, progress)
+    known = KnownCustomers.of(small[schema.CUSTOMERS])
+    staged = _stream_reads(plan, root, previous, owners, known, settings, progress)
     if previous is not None:
         staged.linked = link_partitions(previous, root, set(staged.written))
     return staged
@@ -224,11 +243,13 @@ def _stream_reads(
     root: Path,
     previous: Path | None,
     owners: WeekOwners,
+    known: KnownCustomers,
     settings: Settings,
     progress: bool,
 ) -> Staged:
     """Parse the plan's reads into week files under ``root`` (a live week in ``previous`` that
-    gets rows is rewritten, its live rows first), checking the week rules on the way."""
+    gets rows is rewritten, its live rows first), checking the week rules and the customers'
+    full ids on the way."""
     writer = WeekPartitionWriter(root, previous=previous)
     staged = Staged()
     batches = []
@@ -236,20 +257,22 @@ def _stream_reads(
         for read in plan.reads:
             name, rows = read.source.name, 0
             weeks = staged.weeks.setdefault(name, Counter())
-            for first_line, batch in raw.stream_typed(
+            parse = raw.stream_typed(
                 read.source.path,
                 SPECS[schema.TRANSACTIONS],
                 settings.csv_block_mb,
                 progress,
                 read.offset,
                 read.first_line,
-            ):
-                weeks.update(owners.claim(read.source, first_line, batch))
+                known,
+            )
+            for lines, batch in parse:
+                weeks.update(owners.claim(read.source, lines, batch))
                 writer.write(batch)
                 batches.append(batch)
                 rows += batch.num_rows
-            staged.origins.add(name, read.first_line, rows)
-            staged.lines[name] = read.first_line + rows - 1
+            staged.origins.add(name, read.first_line, rows, parse.lines)
+            staged.lines[name] = parse.lines.last_line()
     finally:
         staged.written = writer.close()
     staged.rewritten = writer.rewritten
@@ -287,7 +310,7 @@ def _sources(
             record["lines"] = staged.lines.get(source.name, before.get("lines"))
             record["weeks"] = dict(sorted(weeks.items()))
         else:
-            record["lines"] = small[source.table].num_rows + FIRST_DATA_LINE - 1
+            record["lines"] = staged.lines.get(source.name, old.get(source.name, {}).get("lines"))
         records[source.name] = record
     return records
 
@@ -343,14 +366,19 @@ def _date_range(
 
 
 def _validate(
-    delivery: Delivery, plan: Plan, small: dict[str, pa.Table], staged: Staged, settings: Settings
+    delivery: Delivery,
+    plan: Plan,
+    small: dict[str, pa.Table],
+    staged: Staged,
+    settings: Settings,
+    lines: dict[str, ReadLines],
 ):
     """Run the suites on what this run parsed: changed articles/customers (all in a full ingest)
     and the new transaction rows, whose foreign keys are checked against the new tables."""
     from recsys.validation import validate_tables
 
     checked = {s.table for s in (delivery.articles, delivery.customers) if s.name in plan.changed}
-    frames = {name: lined_frame(small[name]) for name in small if name in checked}
+    frames = {name: lined_frame(small[name], lines[name].index()) for name in checked}
     references = {
         name: lined_frame(small[name].select(REFERENCE_COLUMNS[name]))
         for name in small

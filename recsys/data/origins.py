@@ -2,7 +2,9 @@
 
 The rows of one validation run may come from several files (the history, its appended tail, week
 files). The validated frame's index labels are the rows' line numbers when they come from one
-file, their positions otherwise; :meth:`Origins.relabel` turns a report's examples back into
+file read row by line, their positions otherwise (several files, or a file with blank lines or
+values spanning lines: its rows' lines are then found only for the failures' examples, see
+:mod:`recsys.data.lines`); :meth:`Origins.relabel` turns a report's examples back into
 ``file, line``.
 """
 
@@ -18,16 +20,28 @@ from recsys import schema
 from recsys.validation.report import FILE, LINE
 
 if TYPE_CHECKING:
+    from recsys.data.lines import ReadLines
     from recsys.validation import ValidationReport
 
 
 @dataclass(frozen=True)
 class Span:
-    """``rows`` consecutive rows of file ``name``, the first on line ``first_line``."""
+    """``rows`` consecutive rows of file ``name``, the first on line ``first_line`` (``lines``:
+    where each row is, when not one row per line)."""
 
     name: str
     first_line: int
     rows: int
+    lines: ReadLines | None = None
+
+    @property
+    def by_line(self) -> bool:
+        """Whether row ``i`` is on line ``first_line + i``."""
+        return self.lines is None or bool(self.lines.simple)
+
+    def line(self, row: int) -> int:
+        """The line of the span's ``row``."""
+        return self.first_line + row if self.by_line else self.lines.lines([row])[0]
 
 
 @dataclass
@@ -36,10 +50,15 @@ class Origins:
 
     spans: list[Span] = field(default_factory=list)
 
-    def add(self, name: str, first_line: int, rows: int) -> None:
+    def add(self, name: str, first_line: int, rows: int, lines: ReadLines | None = None) -> None:
         """Append ``rows`` rows of ``name`` starting at ``first_line``."""
         if rows:
-            self.spans.append(Span(name, first_line, rows))
+            self.spans.append(Span(name, first_line, rows, lines))
+
+    @property
+    def by_line(self) -> bool:
+        """Whether the index labels are line numbers (one file, one row per line)."""
+        return len(self.spans) == 1 and self.spans[0].by_line
 
     @property
     def names(self) -> list[str]:
@@ -49,12 +68,12 @@ class Origins:
     def index(self) -> pd.Index:
         """The frame's index: line numbers for one file, positions for several."""
         total = sum(s.rows for s in self.spans)
-        start = self.spans[0].first_line if len(self.spans) == 1 else 0
+        start = self.spans[0].first_line if self.by_line else 0
         return pd.RangeIndex(start, start + total, name=LINE)
 
     def locate(self, label: int) -> tuple[str, int]:
         """The file and line of the row with index ``label``."""
-        if len(self.spans) == 1:
+        if self.by_line:
             return self.spans[0].name, label
         starts, total = [], 0
         for span in self.spans:
@@ -62,7 +81,7 @@ class Origins:
             total += span.rows
         span_no = bisect.bisect_right(starts, label) - 1
         span = self.spans[span_no]
-        return span.name, span.first_line + label - starts[span_no]
+        return span.name, span.line(label - starts[span_no])
 
     def relabel(self, report: ValidationReport) -> None:
         """Name the files and lines of the transactions failures (and rewrite the report JSON)."""

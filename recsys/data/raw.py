@@ -3,6 +3,19 @@
 Every problem becomes a :class:`RawDataError` naming the file, the column and example lines:
 missing or empty files, missing columns, values that do not parse as their type, malformed
 customer ids, truncated lines and bytes that are not UTF-8.
+
+What a cell may hold (:mod:`recsys.data.cells`): integers as digits (leading zeros allowed) or an
+exactly integral decimal (``2.0`` is stored as 2; ``2.5``, ``1e3`` and hex ``0x2`` are refused);
+dates as ISO ``YYYY-MM-DD`` only (``2020-3-25`` is refused, with its line); floats as Arrow parses
+them; customer ids as 64 hex digits in either case, lowercased on the way in
+(:mod:`recsys.data.ids`). A transaction's full customer id is checked against customers.csv
+(:mod:`recsys.data.known_customers`). Empty cells are missing values (validation decides).
+
+Quoted values may span lines in articles.csv and customers.csv (Arrow's ``newlines_in_values``,
+which costs a third of the CSV parse, so transactions, which never have text values, go without
+it; a multi-line value there is refused with its line). Blank lines are skipped. Errors name each
+row's physical line (:mod:`recsys.data.lines`), counting blank and continued lines. Files may be
+gzip (``.csv.gz``, :mod:`recsys.data.packing`).
 """
 
 from __future__ import annotations
@@ -15,14 +28,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 from tqdm.auto import tqdm
 
 from recsys import schema
+from recsys.data import cells, packing
 from recsys.data.errors import RawDataError
-from recsys.data.ids import hex_to_key
+from recsys.data.ids import hex_parts, lowercase_hex
+from recsys.data.known_customers import KnownCustomers
+from recsys.data.lines import BatchLines, ReadLines
 
 log = logging.getLogger(__name__)
 MAX_EXAMPLES = 5
@@ -37,6 +52,7 @@ class RawSpec:
     table: str
     types: pa.Schema
     hex_id: bool = False  # customer_id is a 64-hex string to turn into an int64 key
+    multiline: bool = False  # quoted values may span lines (Arrow's newlines_in_values)
 
     @property
     def columns(self) -> list[str]:
@@ -48,33 +64,46 @@ SPECS = {
     schema.TRANSACTIONS: RawSpec(
         schema.TRANSACTIONS_FILE, schema.TRANSACTIONS, schema.TRANSACTION_SCHEMA, True
     ),
-    schema.ARTICLES: RawSpec(schema.ARTICLES_FILE, schema.ARTICLES, schema.ARTICLE_SCHEMA),
+    schema.ARTICLES: RawSpec(
+        schema.ARTICLES_FILE, schema.ARTICLES, schema.ARTICLE_SCHEMA, multiline=True
+    ),
     schema.CUSTOMERS: RawSpec(
-        schema.CUSTOMERS_FILE, schema.CUSTOMERS, schema.CUSTOMER_SCHEMA, True
+        schema.CUSTOMERS_FILE, schema.CUSTOMERS, schema.CUSTOMER_SCHEMA, True, multiline=True
     ),
 }
 
 
 def raw_paths(raw_dir: Path) -> dict[str, Path]:
-    """The raw files of ``raw_dir`` by table name; a clear error if one is missing or empty."""
+    """The raw files of ``raw_dir`` by table name (``.csv`` or ``.csv.gz``); a clear error if
+    one is missing or empty."""
     raw_dir = Path(raw_dir)
     if not raw_dir.is_dir():
         raise RawDataError(raw_dir, "raw data folder does not exist", hint="pass --raw DIR")
     paths = {}
     for table, spec in SPECS.items():
-        path = raw_dir / spec.file
-        if not path.is_file():
+        path = packing.find(raw_dir, spec.file)
+        if path is None:
             found = sorted(p.name for p in raw_dir.iterdir())
-            raise RawDataError(path, "file is missing", hint=f"the folder has {found}")
+            raise RawDataError(
+                raw_dir / spec.file, "file is missing", hint=f"the folder has {found}"
+            )
         if path.stat().st_size == 0:
             raise RawDataError(path, "file is empty (0 bytes)")
         paths[table] = path
     return paths
 
 
-def read_header(path: Path, spec: RawSpec) -> list[str]:
+@dataclass(frozen=True)
+class Header:
+    """A file's column names and the length of its line ending (2 for \\r\\n)."""
+
+    names: list[str]
+    newline: int
+
+
+def read_header(path: Path, spec: RawSpec) -> Header:
     """The header's column names; raises if a required column is missing."""
-    with open(path, "rb") as f:
+    with packing.open_binary(path) as f:
         first = f.readline()
     try:
         text = first.decode("utf-8-sig")
@@ -95,24 +124,7 @@ def read_header(path: Path, spec: RawSpec) -> list[str]:
     extra = [c for c in names if c not in spec.columns]
     if extra:
         log.warning("%s: ignoring extra column(s) %s", path, extra)
-    return names
-
-
-def _bad_rows(values: pa.Array, target: pa.DataType) -> np.ndarray:
-    """Positions of non-null ``values`` (strings) that do not parse as ``target``."""
-    s = pd.Series(values.to_pandas(), dtype=object)
-    present = s.notna().to_numpy()
-    if pa.types.is_date(target):
-        parsed = pd.to_datetime(s, format="%Y-%m-%d", errors="coerce")
-        ok = parsed.notna().to_numpy()
-    else:
-        parsed = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
-        ok = np.isfinite(parsed) | (np.isinf(parsed) & pa.types.is_floating(target))
-        if pa.types.is_integer(target):
-            info = np.iinfo(target.to_pandas_dtype())
-            with np.errstate(invalid="ignore"):
-                ok &= (parsed % 1 == 0) & (parsed >= info.min) & (parsed <= info.max)
-    return np.flatnonzero(present & ~ok)
+    return Header(names, 2 if first.endswith(b"\r\n") else 1)
 
 
 def _not_utf8_rows(values: pa.Array) -> np.ndarray:
@@ -137,17 +149,19 @@ def _show(value: bytes | None) -> str:
 
 @dataclass
 class _Batch:
-    """A raw batch of byte columns and the line number of its first row."""
+    """A raw batch of byte columns and where its rows lie in the file."""
 
     path: Path
-    first_line: int
+    lines: BatchLines
     table: pa.RecordBatch
+    keeps_hex: bool = False  # whether the full customer ids are kept (customers.csv)
 
     def fail(self, column: str, rows: np.ndarray, problem: str, hint: str | None = None) -> None:
         """Raise a RawDataError with the offending values of ``column`` at ``rows``."""
         col = self.table.column(column)
+        shown = [int(i) for i in rows[:MAX_EXAMPLES]]
         examples = [
-            (self.first_line + int(i), _show(col[int(i)].as_py())) for i in rows[:MAX_EXAMPLES]
+            (line, _show(col[i].as_py())) for line, i in zip(self.lines(shown), shown, strict=True)
         ]
         raise RawDataError(self.path, f"{len(rows)} value(s) {problem}", column, examples, hint)
 
@@ -165,30 +179,40 @@ class _Batch:
         text = self.text(column)
         if pa.types.is_string(target) or pa.types.is_large_string(target):
             return text.cast(target)
-        try:
-            return text.cast(target)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            rows = _bad_rows(text, target)
-            self.fail(column, rows, f"do not parse as {target}")
-            raise
+        parsed = cells.parse(text, target)
+        if parsed.values is None:
+            self.fail(column, parsed.refused, f"do not parse as {target}", parsed.hint)
+        return parsed.values
 
-    def customer_keys(self, column: str) -> tuple[pa.Array, pa.Array]:
-        """(int64 keys, hex strings) for a 64-hex customer id column."""
+    def customer_ids(self, column: str, known: KnownCustomers | None) -> tuple[pa.Array, pa.Array]:
+        """(int64 keys, lowercase hex ids) of a 64-hex customer id column; with ``known``, ids
+        whose key is a known customer's but whose full id is not are refused."""
         text = self.text(column)
-        keys, bad = hex_to_key(text)
+        keys, prefixes, bad = hex_parts(text, prefix=known is not None)
         if bad.any():
-            self.fail(
-                column, np.flatnonzero(bad), "are not 64-character lowercase hex customer ids"
-            )
-        return pa.array(keys, pa.int64()), text.cast(pa.string())
+            self.fail(column, np.flatnonzero(bad), "are not 64-character hex customer ids")
+        if known is not None:
+            strangers = known.strangers(keys, prefixes)
+            if len(strangers):
+                self.fail(
+                    column,
+                    strangers,
+                    f"end like a different customer's id in {schema.CUSTOMERS_FILE} (same last "
+                    "16 hex digits, other first 48): not a known customer",
+                    hint="customers are keyed by the last 16 hex digits of their id; fix the id, "
+                    f"or add the customer to {schema.CUSTOMERS_FILE} (two customers sharing "
+                    "those digits are refused)",
+                )
+        hexes = lowercase_hex(text).cast(pa.string()) if self.keeps_hex else None
+        return pa.array(keys, pa.int64()), hexes
 
 
-def _typed_batch(batch: _Batch, spec: RawSpec) -> pa.RecordBatch:
+def _typed_batch(batch: _Batch, spec: RawSpec, known: KnownCustomers | None) -> pa.RecordBatch:
     """Convert one raw batch to the spec's typed schema (plus ``customer_hex`` for customers)."""
     arrays, fields = [], []
     for field in spec.types:
         if spec.hex_id and field.name == schema.CUSTOMER_ID:
-            keys, hexes = batch.customer_keys(field.name)
+            keys, hexes = batch.customer_ids(field.name, known)
             arrays.append(keys)
             fields.append(field)
             if spec.table == schema.CUSTOMERS:
@@ -200,33 +224,22 @@ def _typed_batch(batch: _Batch, spec: RawSpec) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))
 
 
-@dataclass(frozen=True)
-class _Tail:
-    """Where a read starts inside a file: a line's byte offset, and the header's names."""
-
-    offset: int
-    names: list[str]
-
-
-def _reader(path: Path, spec: RawSpec, block_mb: int, invalid: list, tail: _Tail | None) -> tuple:
-    """An Arrow streaming CSV reader reading every needed column as raw bytes (from ``tail``'s
-    byte offset on when given; the column names then come from the header)."""
-    if tail is None:
-        stream = pa.input_stream(str(path))
-    else:
-        stream = pa.OSFile(str(path))
-        stream.seek(tail.offset)
+def _reader(
+    stream: pa.NativeFile, spec: RawSpec, block_mb: int, invalid: list, names: list[str] | None
+) -> pacsv.CSVStreamingReader:
+    """An Arrow streaming CSV reader of ``stream`` reading the spec's columns as raw bytes
+    (``names``: the header's, for a read that starts past it)."""
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
         invalid.append(row)
         return "skip"
 
-    reader = pacsv.open_csv(
+    return pacsv.open_csv(
         stream,
-        read_options=pacsv.ReadOptions(
-            block_size=block_mb << 20, column_names=tail.names if tail else None
+        read_options=pacsv.ReadOptions(block_size=block_mb << 20, column_names=names),
+        parse_options=pacsv.ParseOptions(
+            invalid_row_handler=on_invalid, newlines_in_values=spec.multiline
         ),
-        parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
         convert_options=pacsv.ConvertOptions(
             include_columns=spec.columns,
             column_types={c: pa.large_binary() for c in spec.columns},
@@ -234,25 +247,112 @@ def _reader(path: Path, spec: RawSpec, block_mb: int, invalid: list, tail: _Tail
             quoted_strings_can_be_null=True,
         ),
     )
-    return stream, reader
 
 
-def _raise_invalid_rows(path: Path, invalid: list, near_line: int, tail: bool = False) -> None:
-    """Raise for rows with the wrong number of fields (a truncated or broken line); Arrow's row
-    numbers count from the start of the read, so a ``tail`` read names the line it was near."""
+def _raise_invalid_rows(path: Path, invalid: list, lines: ReadLines) -> None:
+    """Raise for rows with the wrong number of fields (a truncated or broken line), named by
+    their lines (the file is read again to find them)."""
     row = invalid[0]
-    with open(path, "rb") as f:
-        f.seek(max(0, path.stat().st_size - 1))
-        ends_with_newline = f.read(1) == b"\n"
-    hint = None if ends_with_newline else "the file does not end with a newline: truncated copy?"
+    hint = None
+    if packing.last_byte(path) != b"\n":
+        hint = "the file does not end with a newline: truncated copy?"
     problem = (
         f"{len(invalid)} line(s) have the wrong number of fields "
         f"(expected {row.expected_columns}, got {row.actual_columns})"
     )
-    examples = [(None if tail else r.number or None, r.text[:200]) for r in invalid[:MAX_EXAMPLES]]
-    if examples[0][0] is None:
-        examples = [(None, f"(near line {near_line}) {t}") for _, t in examples]
-    raise RawDataError(path, problem, examples=examples, hint=hint)
+    found = lines.rescan().broken
+    examples = found or [(None, r.text[:200]) for r in invalid]
+    raise RawDataError(path, problem, examples=examples[:MAX_EXAMPLES], hint=hint)
+
+
+def _raise_unreadable(path: Path, error: pa.ArrowInvalid, lines: ReadLines) -> None:
+    """Raise for a file Arrow cannot split into rows, naming the line where it goes wrong."""
+    found = lines.rescan()
+    if found.multiline is not None:
+        raise RawDataError(
+            path,
+            "a quoted value spans several lines (this file never has text values)",
+            examples=[found.multiline],
+            hint="remove the line break inside the quotes",
+        ) from error
+    if found.broken:
+        raise RawDataError(
+            path, "line(s) with the wrong number of fields", examples=found.broken[:MAX_EXAMPLES]
+        ) from error
+    raise RawDataError(path, f"cannot be read as CSV: {error}") from error
+
+
+class RawRead:
+    """One read of a raw file: iterating yields ``(lines, typed_batch)``, ``lines(rows)`` giving
+    the file lines of a batch's rows; :attr:`lines` numbers every row once the read is done."""
+
+    def __init__(
+        self,
+        path: Path,
+        spec: RawSpec,
+        block_mb: int = 64,
+        progress: bool = True,
+        offset: int = 0,
+        first_line: int = FIRST_DATA_LINE,
+        known: KnownCustomers | None = None,
+    ) -> None:
+        self.path, self.spec, self.block_mb, self.progress = Path(path), spec, block_mb, progress
+        self.offset, self.known = offset, known
+        self.header = read_header(self.path, spec)
+        names = self.header.names
+        included = len(names) == len(spec.columns)
+        self.lines = ReadLines(self.path, offset, first_line, len(names), included)
+        self.lines.newline = self.header.newline
+
+    def __iter__(self) -> Iterator[tuple[BatchLines, pa.RecordBatch]]:
+        """Typed batches, checked as they come (see the module docstring)."""
+        stream, file = packing.arrow_stream(self.path, self.offset)
+        if self.offset == 0:
+            self.lines.expected = len(self._header_bytes())
+        invalid: list = []
+        names = self.header.names if self.offset else None
+        reader = _reader(stream, self.spec, self.block_mb, invalid, names)
+        size = self.path.stat().st_size
+        with tqdm(
+            total=size - self.offset,
+            unit="B",
+            unit_scale=True,
+            desc=self.path.name,
+            disable=not self.progress,
+        ) as bar:
+            while (raw := self._next(reader)) is not None:
+                if invalid:
+                    _raise_invalid_rows(self.path, invalid, self.lines)
+                where = BatchLines(self.lines, self.lines.rows)
+                keeps_hex = self.spec.table == schema.CUSTOMERS
+                batch = _Batch(self.path, where, raw, keeps_hex)
+                typed = _typed_batch(batch, self.spec, self.known)
+                self.lines.count(raw)
+                yield where, typed
+                bar.update(min(file.tell(), size) - self.offset - bar.n)
+        if invalid:
+            _raise_invalid_rows(self.path, invalid, self.lines)
+        self.lines.finish(*packing.read_size(self.path, self.offset))
+        if self.lines.rows == 0:
+            after = f"no data rows after line {self.lines.first_line - 1}"
+            raise RawDataError(
+                self.path, f"file has {after if self.offset else 'a header but no data rows'}"
+            )
+
+    def _next(self, reader: pacsv.CSVStreamingReader) -> pa.RecordBatch | None:
+        """The next raw batch (None at the end); raises naming the line Arrow stumbled on."""
+        try:
+            return reader.read_next_batch()
+        except StopIteration:
+            return None
+        except pa.ArrowInvalid as e:
+            _raise_unreadable(self.path, e, self.lines)
+            raise  # unreachable
+
+    def _header_bytes(self) -> bytes:
+        """The header line as bytes (a byte-order mark included)."""
+        with packing.open_binary(self.path) as f:
+            return f.readline()
 
 
 def stream_typed(
@@ -262,37 +362,22 @@ def stream_typed(
     progress: bool = True,
     offset: int = 0,
     first_line: int = FIRST_DATA_LINE,
-) -> Iterator[tuple[int, pa.RecordBatch]]:
-    """Yield ``(first_line, typed_batch)`` for the file, with a progress bar over its bytes.
+    known: KnownCustomers | None = None,
+) -> RawRead:
+    """A :class:`RawRead` of the file: ``offset`` > 0 reads only the rows from that byte on (the
+    start of a line past the header), numbered from ``first_line`` (their line in the file)."""
+    return RawRead(path, spec, block_mb, progress, offset, first_line, known)
 
-    ``offset`` > 0 reads only the rows from that byte on (the start of a line past the header),
-    numbered from ``first_line`` (their line number in the file).
-    """
-    names = read_header(path, spec)
-    invalid: list = []
-    tail = _Tail(offset, names) if offset else None
-    stream, reader = _reader(path, spec, block_mb, invalid, tail)
-    line = first_line
-    size = path.stat().st_size
-    total = size - offset
-    with tqdm(total=total, unit="B", unit_scale=True, desc=path.name, disable=not progress) as bar:
-        for raw in reader:
-            typed = _typed_batch(_Batch(path, line, raw), spec)
-            line += raw.num_rows
-            if invalid:
-                _raise_invalid_rows(path, invalid, line, bool(offset))
-            yield line - raw.num_rows, typed
-            bar.update(min(stream.tell(), size) - offset - bar.n)
-    if invalid:
-        _raise_invalid_rows(path, invalid, line, bool(offset))
-    if line == first_line:
-        problem = (
-            f"no data rows after line {first_line - 1}" if offset else "a header but no data rows"
-        )
-        raise RawDataError(path, f"file has {problem}")
+
+def read_lined(
+    path: Path, spec: RawSpec, block_mb: int = 64, progress: bool = False
+) -> tuple[pa.Table, ReadLines]:
+    """The whole file as one typed table, and the lines of its rows."""
+    read = stream_typed(path, spec, block_mb, progress)
+    batches = [b for _, b in read]
+    return pa.Table.from_batches(batches), read.lines
 
 
 def read_typed(path: Path, spec: RawSpec, block_mb: int = 64, progress: bool = False) -> pa.Table:
     """The whole file as one typed table (for the smaller files: articles, customers)."""
-    batches = [b for _, b in stream_typed(path, spec, block_mb, progress)]
-    return pa.Table.from_batches(batches)
+    return read_lined(path, spec, block_mb, progress)[0]

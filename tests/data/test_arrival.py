@@ -61,9 +61,9 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
     calls: list[tuple[str, int]] = []
     original = raw_module.stream_typed
 
-    def recording(path, spec, block_mb=64, progress=True, offset=0, first_line=2):
+    def recording(path, spec, block_mb=64, progress=True, offset=0, first_line=2, known=None):
         calls.append((Path(path).name, offset))
-        return original(path, spec, block_mb, progress, offset, first_line)
+        return original(path, spec, block_mb, progress, offset, first_line, known)
 
     monkeypatch.setattr(raw_module, "stream_typed", recording)
     return calls

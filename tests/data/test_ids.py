@@ -2,7 +2,14 @@
 
 import pyarrow as pa
 
-from recsys.data.ids import checked_key, customer_key, hex_to_key, key_to_hex_suffix
+from recsys.data.ids import (
+    checked_key,
+    customer_key,
+    hex_parts,
+    hex_to_key,
+    key_to_hex_suffix,
+    lowercase_hex,
+)
 
 REAL = "000fe0cb78750fe7a65aa52943df29b6b781016fda241685fb814e2fc0f427a1"
 
@@ -15,10 +22,25 @@ def test_key_is_the_last_16_hex_digits_and_reversible_to_them():
 
 
 def test_malformed_ids_are_flagged_not_converted():
-    ids = [REAL, "abc", None, "g" * 64, REAL.upper(), REAL + "0"]
+    ids = [REAL, "abc", None, "g" * 64, "G" * 64, REAL + "0"]
     keys, bad = hex_to_key(pa.array(ids))
     assert bad.tolist() == [False, True, True, True, True, True]
     assert (keys[bad] == 0).all()
+
+
+def test_ids_are_case_insensitive_and_stored_lowercase():
+    keys, bad = hex_to_key(pa.array([REAL, REAL.upper(), REAL[:10] + REAL[10:].upper()]))
+    assert not bad.any() and len(set(keys.tolist())) == 1
+    assert keys[0] == customer_key(REAL.upper())
+    assert lowercase_hex(pa.array([REAL.upper(), REAL])).to_pylist() == [REAL, REAL]
+
+
+def test_the_other_48_digits_tell_ids_with_one_key_apart():
+    other = "f" + REAL[1:]
+    keys, prefixes, bad = hex_parts(pa.array([REAL, other, REAL.upper(), "abc"]))
+    assert bad.tolist() == [False, False, False, True]
+    assert keys[0] == keys[1] == keys[2]
+    assert prefixes[0] != prefixes[1] and prefixes[0] == prefixes[2]
 
 
 def test_large_binary_input_gives_the_same_keys():
