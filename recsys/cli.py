@@ -251,9 +251,10 @@ def pipeline(
     raw_dir: Annotated[
         Path | None,
         typer.Option(
+            "--raw",
             "--raw-dir",
             envvar="HM_RAW",
-            help="Folder with the three Kaggle CSV files (default: the lake's live version).",
+            help="Raw folder, as for `hm ingest` (default: the lake's live version).",
         ),
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Submission CSV to write.")] = Path(

@@ -54,7 +54,7 @@ def test_hm_pipeline_on_one_week_says_which_weeks_it_found_and_needs(
         "PREFECT_API_URL": str(PREFECT_API_URL.value()),
         "COLUMNS": "200",
     }
-    command = [sys.executable, "-m", "recsys.cli", "pipeline", "-q", "--raw-dir", str(raw)]
+    command = [sys.executable, "-m", "recsys.cli", "pipeline", "-q", "--raw", str(raw)]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 1
     said = " ".join(done.stderr.split())
