@@ -34,6 +34,7 @@ from serving.scoring import best_items, cold_items, finish, on_sale_check, score
 
 log = logging.getLogger(__name__)
 VIEWING, CART = "similar_to_viewed", "bought_with_cart"
+ARTICLE_ID_MAX = int(np.iinfo(np.int32).max)  # schema.ARTICLE_ID is int32
 
 
 class Recommender:
@@ -142,8 +143,19 @@ class Recommender:
 
     def knows_article(self, article_id: int) -> bool:
         """True if the article is in the online store's article table."""
-        _, known = self.state.articles.rows(np.array([article_id], np.int64))
-        return bool(known[0])
+        return not self.unknown_articles([article_id])
+
+    def unknown_articles(self, article_ids: Sequence[int]) -> list[int]:
+        """The ids of ``article_ids`` not in the online store's article table, in order.
+
+        An id outside ``1..ARTICLE_ID_MAX`` (article ids are int32) is unknown without a lookup,
+        so no id, however large, overflows the table's int64 search.
+        """
+        ids = [int(a) for a in article_ids]
+        in_range = [a for a in ids if 0 < a <= ARTICLE_ID_MAX]
+        _, known = self.state.articles.rows(np.array(in_range, np.int64))
+        found = {a for a, k in zip(in_range, known.tolist(), strict=True) if k}
+        return [a for a in ids if a not in found]
 
     # -- live swaps ------------------------------------------------------------------------------
     def refresh(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -88,12 +89,56 @@ def test_unknown_customer_gets_cold_start(client: TestClient) -> None:
         ("post", "/recommendations", {"customer_id": UNKNOWN, "viewing": -4}, 422, "viewing"),
         ("get", "/articles/123/similar", None, 404, "123"),
         ("get", "/articles/shirt/similar", None, 422, "article_id"),
+        # article ids are int32: anything larger is malformed (it overflowed the lookup: a 500)
+        ("post", "/recommendations", {"customer_id": UNKNOWN, "cart": [2**63]}, 422, "cart.0"),
+        ("post", "/recommendations", {"customer_id": UNKNOWN, "viewing": 10**30}, 422, "viewing"),
+        ("post", "/recommendations", {"customer_id": UNKNOWN, "viewing": 2**31}, 422, "2147483647"),
+        ("get", f"/articles/{2**63}/similar", None, 422, "article_id"),
+        ("get", f"/articles/{2**31}/similar", None, 422, "2147483647"),
     ],
 )
 def test_malformed_input_gets_a_clear_4xx(client, method, url, body, status, text) -> None:
     response = getattr(client, method)(url, **({"json": body} if body is not None else {}))
     assert response.status_code == status, response.text
     assert text in str(response.json()["detail"])
+
+
+def test_a_hostile_value_is_not_echoed_whole(client: TestClient) -> None:
+    response = client.get(f"/recommendations/{'a' * 5000}")
+    (line,) = response.json()["detail"]
+    assert response.status_code == 422 and line.startswith("customer_id:") and len(line) < 200
+
+
+def test_kaggle_zero_padded_article_ids_read_as_numbers(served: Settings, client) -> None:
+    row = next(submission(served).itertuples())
+    article, padded = row.articles[0], f"{row.articles[0]:010d}"  # 0108775015 -> 108775015
+    assert client.get(f"/articles/{padded}/similar").json() == (
+        client.get(f"/articles/{article}/similar").json()
+    )
+    answers = [
+        client.post("/recommendations", json={"customer_id": row.customer_id_hex, "viewing": v})
+        for v in (article, padded)
+    ]
+    assert answers[0].status_code == 200 and answers[0].json() == answers[1].json()
+
+
+def test_the_openapi_describes_the_ids_it_accepts(client: TestClient) -> None:
+    """Customer ids: 64 hex digits in either case, answered lowercased; article ids: int32."""
+    spec = client.get("/openapi.json").json()
+    parts = spec["components"]["schemas"]
+    get = spec["paths"]["/recommendations/{customer_id}"]["get"]
+    path_id = next(p["schema"] for p in get["parameters"] if p["name"] == "customer_id")
+    body = parts["RecommendationRequest"]["properties"]
+    answered = parts["Recommendations"]["properties"]["customer_id"]["pattern"]
+    assert path_id["pattern"] == body["customer_id"]["pattern"]
+    assert re.fullmatch(path_id["pattern"], UNKNOWN.upper())
+    response = client.post("/recommendations", json={"customer_id": UNKNOWN.upper(), "k": 1})
+    assert response.status_code == 200 and response.json()["customer_id"] == UNKNOWN
+    assert re.fullmatch(answered, UNKNOWN) and not re.fullmatch(answered, UNKNOWN.upper())
+    similar = spec["paths"]["/articles/{article_id}/similar"]["get"]["parameters"]
+    viewing = next(s for s in body["viewing"]["anyOf"] if s.get("type") == "integer")
+    for article in [similar[0]["schema"], body["cart"]["items"], viewing]:
+        assert (article["minimum"], article["maximum"]) == (1, 2**31 - 1), article
 
 
 def test_similar_health_and_openapi(served: Settings, client: TestClient) -> None:

@@ -88,6 +88,13 @@ def test_a_viewed_article_leads_with_similar_items(rec) -> None:
     assert similar and all(i.article_id != viewing for i in similar)
 
 
+def test_an_article_id_outside_int32_is_unknown_not_an_overflow(rec) -> None:
+    known = int(rec.state.articles.ids[0])
+    assert rec.knows_article(known) and not rec.knows_article(2**63)
+    hostile = [2**63, -(2**63) - 1, 2**31, 0, -1, 10**30]
+    assert rec.unknown_articles([known, *hostile, known]) == hostile
+
+
 def test_only_articles_on_sale_are_recommended(served, rec) -> None:
     strict = Recommender(served, on_sale_days=7)
     table = strict.state.articles
