@@ -1,10 +1,12 @@
 """Fast online reads for ranking: 1 customer + N candidate articles in a fixed feature order.
 
 Articles are few (~105k) and change once a week, so all their features are bulk-read from the
-online store (through the Feast online store's ``online_read``) into an in-process matrix, keyed
-by article id; the cache reloads when a materialization
-(:func:`recsys.features.materialize.materialize`) has written a new version stamp (checked at
-most every ``refresh_s`` seconds). The customer is read per request from the online store.
+online store into an in-process matrix, keyed by article id; the cache reloads when a
+materialization (:func:`recsys.features.materialize.materialize`) has switched the online store
+to a new stamp (checked at most every ``refresh_s`` seconds). The customer is read per request.
+Every block is read from one whole materialization: SQLite through the Feast online store's
+``online_read`` on a connection bound to one database file, Redis by our own HMGET reader of the
+slot the stamp names (a MULTI that re-reads the stamp).
 Values equal those of ``FeatureStore.get_online_features``: numbers as float64 (exact for int32
 and float32), nulls as NaN; string features are kept apart, as objects.
 """
@@ -18,11 +20,25 @@ from typing import Any
 
 import numpy as np
 from feast import FeatureStore, FeatureView
+from feast.infra.key_encoding_utils import serialize_entity_key
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey
 from feast.protos.feast.types.Value_pb2 import Value
 
 from recsys.features import spec
-from recsys.features.store import Online, open_store, read_stamp, read_stamp_ids
+from recsys.features.store import (
+    STAMP_KEY,
+    Online,
+    Stamp,
+    online_db,
+    online_kind,
+    open_store,
+    redis_client,
+    redis_served,
+    redis_stamp,
+    slot_suffix,
+    sqlite_stamp,
+    sqlite_stamp_at,
+)
 from recsys.settings import Settings
 
 CHUNK = 10_000
@@ -59,23 +75,132 @@ def _python(value: Value) -> Any:
     return None if kind is None else getattr(value, kind)
 
 
+Rows = list  # per entity: {feature name: ValueProto} or None (not in the online store)
+
+
+class _Moved(Exception):
+    """The online store switched to another materialization while a block was being read."""
+
+
+class _SqliteSource:
+    """Reads through the Feast SQLite online store's ``online_read``, bound to one database file.
+
+    Materialization renames a new database over the live path; Feast's store caches its
+    connection (``SqliteOnlineStore._conn``), which keeps reading the file it opened, so a
+    bound source always reads one whole materialization. :meth:`follow` checks the stamp at the
+    live path (a fresh connection) and, when it changed, drops that cached connection (not
+    closed: a concurrent read may still use it; the old file goes with its last reference) and
+    reads the stamp through the new one.
+    """
+
+    def __init__(self, store: FeatureStore) -> None:
+        self.store, self.path = store, online_db(store)
+        self.online = store._get_provider().online_store
+        self.stamp: Stamp | None = None
+        self.ids = np.zeros(0, np.int64)
+
+    def follow(self) -> Stamp | None:
+        """Bind to the database now at the live path if its stamp differs; the bound stamp."""
+        live = sqlite_stamp_at(self.path)
+        if self.stamp is None or live is None or live[0] != self.stamp:
+            self.online._conn = None
+            found = sqlite_stamp(self.online._get_conn(self.store.config))
+            self.stamp, self.ids = found or (None, np.zeros(0, np.int64))
+        return self.stamp
+
+    def read(self, views: list[FeatureView], keys: list[EntityKey]) -> list[Rows]:
+        """Per view, the rows of ``keys`` (one file: always one materialization)."""
+        config = self.store.config
+        return [
+            [feats or None for _, feats in self.online.online_read(config, v, keys, None)]
+            for v in views
+        ]
+
+
+class _RedisSource:
+    """Our HMGET reader of the slot the stamp names (blue/green keys, see materialize).
+
+    Each read is one MULTI/EXEC that also GETs the stamp: the data and the stamp are read at one
+    instant, and as materialization only writes the slot not served, data read from the slot
+    the stamp names then is one whole materialization. A stamp that moved raises
+    :class:`_Moved` (the caller follows and reads again). Values are decoded as Feast's
+    ``online_read`` decodes them (``ValueProto``); an entity is found if its hash has any field.
+    """
+
+    def __init__(self, store: FeatureStore) -> None:
+        self.store, self.client = store, redis_client(store)
+        self.suffix = b""
+        self.stamp: Stamp | None = None
+        self.ids = np.zeros(0, np.int64)
+
+    def follow(self) -> Stamp | None:
+        """Bind to the slot the stamp names now; the bound stamp."""
+        found = redis_served(self.client)
+        self.stamp, self.ids = found or (None, np.zeros(0, np.int64))
+        project = self.store.config.project
+        self.suffix = slot_suffix(project, self.stamp.slot) if self.stamp else project.encode()
+        return self.stamp
+
+    def read(self, views: list[FeatureView], keys: list[EntityKey]) -> list[Rows]:
+        """Per view, the rows of ``keys`` from the bound slot (:class:`_Moved` if it moved)."""
+        keys_bin = [serialize_entity_key(k, 3) + self.suffix for k in keys]
+        fields = [_fields(v.name, tuple(f.name for f in v.features)) for v in views]
+        with self.client.pipeline(transaction=True) as pipe:
+            pipe.get(STAMP_KEY)
+            for hashed, _ in fields:
+                for key in keys_bin:
+                    pipe.hmget(key, hashed)
+            replies = pipe.execute()
+        if redis_stamp(replies[0]) != self.stamp:
+            raise _Moved
+        out, at = [], 1
+        for _, names in fields:
+            rows: Rows = []
+            for values in replies[at : at + len(keys_bin)]:
+                if all(v is None for v in values):
+                    rows.append(None)
+                    continue
+                feats = {}
+                for name, raw in zip(names, values[:-1], strict=True):  # last: the _ts field
+                    value = Value()
+                    if raw:
+                        value.ParseFromString(raw)
+                    feats[name] = value
+                rows.append(feats)
+            out.append(rows)
+            at += len(keys_bin)
+        return out
+
+
+@functools.cache
+def _fields(view: str, features: tuple[str, ...]) -> tuple[list, list[str]]:
+    """(hash fields to HMGET, feature names) of a view: Feast's ``mmh3(view:feature)`` fields and
+    the view's ``_ts:`` field last."""
+    from feast.infra.online_stores.helpers import _mmh3
+
+    return [_mmh3(f"{view}:{f}") for f in features] + [f"_ts:{view}"], list(features)
+
+
+def source(store: FeatureStore) -> _SqliteSource | _RedisSource:
+    """The reader of ``store``'s online store."""
+    return _RedisSource(store) if online_kind(store) == "redis" else _SqliteSource(store)
+
+
 def read_block(
-    store: FeatureStore, views: list[FeatureView], join_key: str, ids: list[int]
+    src: _SqliteSource | _RedisSource, views: list[FeatureView], join_key: str, ids: list[int]
 ) -> Block:
-    """Read ``ids`` of the given views through the online store, chunked."""
+    """Read ``ids`` of the given views from ``src`` (bound to one materialization), chunked."""
     numeric, strings, col = _layout(join_key, tuple(v.name for v in views))
     values = np.full((len(ids), len(numeric)), np.nan)
     texts = np.full((len(ids), len(strings)), None, dtype=object)
     found = np.zeros(len(ids), dtype=bool)
-    online, config = store._get_provider().online_store, store.config
     for start in range(0, len(ids), CHUNK):
         keys = [
             EntityKey(join_keys=[join_key], entity_values=[Value(int64_val=int(i))])
             for i in ids[start : start + CHUNK]
         ]
-        for view in views:
-            rows = online.online_read(config, view, keys, [f.name for f in view.features])
-            for r, (_, feats) in enumerate(rows, start=start):
+        for rows in src.read(views, keys):
+            for r, feats in enumerate(rows, start=start):
                 if not feats:
                     continue
                 found[r] = True
@@ -117,25 +242,43 @@ class OnlineFeatures:
         self.article_views = [
             self.store.get_feature_view(v) for v in (spec.ARTICLE_SALES, spec.ARTICLE_PROFILE)
         ]
-        self.version: str | None = None
+        self.src = source(self.store)
+        self.version: str | None = None  # the stamp's version of the article cache
+        self._stamp: Stamp | None = None
         self._checked = -np.inf
         self._articles: Block | None = None
         self._index: dict[int, int] = {}
         self._ids = np.zeros(0, np.int64)
 
+    def _follow(self, force: bool = False) -> None:
+        """Follow the served materialization (checked at most every ``refresh_s`` seconds)."""
+        now = time.monotonic()
+        if force or self.src.stamp is None or now - self._checked >= self.refresh_s:
+            self._checked = now
+            self.src.follow()
+
+    def _read(self, views: list[FeatureView], join_key: str, ids: list[int]) -> Block:
+        """A block read from one materialization (read again if the store switched meanwhile)."""
+        while True:
+            try:
+                return read_block(self.src, views, join_key, ids)
+            except _Moved:
+                self._follow(force=True)
+
     def refresh(self, force: bool = False) -> bool:
         """Reload the article cache if a new materialization happened; True if reloaded."""
-        now = time.monotonic()
-        if not force and self._articles is not None and now - self._checked < self.refresh_s:
+        cached = self._articles is not None
+        self._follow(force=force or not cached)
+        if not force and cached and self.src.stamp == self._stamp:
             return False
-        self._checked = now
-        stamp = read_stamp(self.store, self.settings)
-        if not force and self._articles is not None and stamp == self.version:
-            return False
-        ids = read_stamp_ids(self.store, self.settings)
-        block = read_block(self.store, self.article_views, "article_id", ids.tolist())
+        while True:
+            stamp, ids = self.src.stamp, self.src.ids
+            block = self._read(self.article_views, "article_id", ids.tolist())
+            if self.src.stamp == stamp:  # the ids and the rows of one materialization
+                break
         self._index = {int(a): i for i, a in enumerate(ids)}
-        self._articles, self._ids, self.version = block, ids, stamp
+        self._articles, self._ids, self._stamp = block, ids, stamp
+        self.version = stamp.version if stamp else None
         return True
 
     def table(self) -> tuple[np.ndarray, Block, str | None]:
@@ -149,10 +292,10 @@ class OnlineFeatures:
         return self.customers([int(customer_id)])
 
     def customers(self, customer_ids: list[int] | np.ndarray) -> Block:
-        """Many customers' features (a row each, in order), read from the online store in bulk."""
-        return read_block(
-            self.store, self.customer_views, "customer_id", [int(c) for c in customer_ids]
-        )
+        """Many customers' features (a row each, in order), read from the online store in bulk
+        (from the materialization served, checked at most every ``refresh_s`` seconds)."""
+        self._follow()
+        return self._read(self.customer_views, "customer_id", [int(c) for c in customer_ids])
 
     def articles(self, article_ids: list[int] | np.ndarray) -> Block:
         """Cached article features, one row per requested id (unknown ids: NaN, found False)."""
