@@ -235,7 +235,7 @@ class OnlineFeatures:
     ) -> None:
         """Open the store; the article cache is loaded lazily on the first request."""
         self.settings, self.refresh_s = settings, refresh_s
-        self.store = open_store(settings, online, redis)
+        self.store = open_store(settings, online, redis, bare=True)
         self.customer_views = [
             self.store.get_feature_view(v) for v in (spec.CUSTOMER_ACTIVITY, spec.CUSTOMER_PROFILE)
         ]

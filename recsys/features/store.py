@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sqlite3
 import sys
 from dataclasses import dataclass
@@ -71,15 +72,22 @@ def repo_config(
 
 
 def open_store(
-    settings: Settings, online: Online | None = None, redis: str | None = None
+    settings: Settings, online: Online | None = None, redis: str | None = None, bare: bool = False
 ) -> FeatureStore:
     """A FeatureStore over the settings' home (``online``: which online store to use).
 
-    On Redis its SDK reads follow the served slot (:func:`_serve_slot_to_sdk`).
+    Its SDK reads (``get_online_features``) follow what is served, call by call: on Redis the
+    slot the stamp names (:func:`_serve_slot_to_sdk`), on SQLite the file at the live path
+    (:func:`_serve_file_to_sdk`). :class:`recsys.features.online.OnlineFeatures` opens its own
+    (``bare``) store and binds to one materialization at a time instead.
     """
     store = FeatureStore(config=repo_config(settings, online, redis))
+    if bare:
+        return store
     if store.config.online_store.type == "redis":
         _serve_slot_to_sdk(store)
+    elif store.config.online_store.type == "sqlite":
+        _serve_file_to_sdk(store)
     return store
 
 
@@ -238,6 +246,30 @@ def read_stamp_ids(store: FeatureStore, settings: Settings | None = None) -> np.
     else:
         found = sqlite_stamp_at(online_db(store))
     return found[1] if found else np.zeros(0, dtype=np.int64)
+
+
+def _serve_file_to_sdk(store: FeatureStore) -> None:
+    """Make the store's Feast SQLite reads follow the database at the live path.
+
+    Feast caches one connection per online store (``SqliteOnlineStore._conn``); materialization
+    renames a new database over the live path, and that connection would keep reading the file
+    it opened. Here it is dropped (not closed: a concurrent read may use it) when the live path
+    names another file than the one it opened (one ``stat`` per call).
+    """
+    online = store._get_provider().online_store
+    plain, path = online._get_conn, online_db(store)
+    opened: dict[str, int | None] = {"inode": None}
+
+    def get_conn(config: RepoConfig) -> sqlite3.Connection:
+        try:
+            inode: int | None = os.stat(path).st_ino
+        except FileNotFoundError:
+            inode = None
+        if online._conn is None or inode != opened["inode"]:
+            online._conn, opened["inode"] = None, inode
+        return plain(config)
+
+    online._get_conn = get_conn
 
 
 def _serve_slot_to_sdk(store: FeatureStore) -> None:

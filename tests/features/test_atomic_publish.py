@@ -102,10 +102,24 @@ def expected(frame: pd.DataFrame, ids: list[int], names: list[str]) -> np.ndarra
 def served_cutoff(settings: Settings, block, kind: str, ids: list[int]) -> dt.date | None:
     """The cutoff whose snapshot equals ``block`` in every value (None: a mix, or neither)."""
     got = np.concatenate([block.values.astype(object), block.strings.astype(object)], axis=1)
+    return cutoff_of(settings, got, kind, ids, [*block.names, *block.string_names])
+
+
+def sdk_cutoff(settings: Settings, sdk, kind: str, ids: list[int]) -> dt.date | None:
+    """The cutoff whose snapshot equals what ``get_online_features`` of ``sdk`` returns."""
+    service = sdk.get_feature_service(f"{kind}_v1")
+    rows = [{st.KINDS[kind]: i} for i in ids]
+    got = sdk.get_online_features(features=service, entity_rows=rows).to_dict()
+    names = [n for n in got if n != st.KINDS[kind]]
+    return cutoff_of(settings, np.array([got[n] for n in names], dtype=object).T, kind, ids, names)
+
+
+def cutoff_of(settings: Settings, got: np.ndarray, kind: str, ids: list[int], names: list[str]):
+    """The cutoff whose snapshot has ``got`` as the values of ``names`` for ``ids`` (or None)."""
     got = np.where(pd.isna(got), None, got)
     for cutoff in CUTOFFS:
         frame = snapshot_frame(settings, kind, cutoff)
-        want = expected(frame, ids, [*block.names, *block.string_names])
+        want = expected(frame, ids, names)
         if all(
             (g is None and w is None) or (g is not None and w is not None and g == w)
             for g, w in zip(got.ravel(), want.ravel(), strict=True)
@@ -114,10 +128,17 @@ def served_cutoff(settings: Settings, block, kind: str, ids: list[int]) -> dt.da
     return None
 
 
-def assert_serves(settings: Settings, online: str, cutoff: dt.date, readers: list) -> None:
-    """The stamp names ``cutoff``'s snapshots and every reader reads them, both views."""
+def assert_serves(
+    settings: Settings, online: str, cutoff: dt.date, readers: list, sdk=None
+) -> None:
+    """The stamp names ``cutoff``'s snapshots and every reader reads them, both views (and the
+    Feast SDK through ``sdk``, a store opened earlier, and a new one)."""
     version = snapshot_version(settings.paths.features, cutoff)
-    assert st.read_stamp(st.open_store(settings, online, REDIS), settings) == version
+    fresh = st.open_store(settings, online, REDIS)
+    assert st.read_stamp(fresh, settings) == version
+    for store in [fresh] + ([sdk] if sdk is not None else []):
+        assert sdk_cutoff(settings, store, "customer", SAMPLE_C) == cutoff
+        assert sdk_cutoff(settings, store, "article", SAMPLE_A) == cutoff
     for reader in readers:
         customers = reader.customers(SAMPLE_C)
         articles = reader.articles(SAMPLE_A)
@@ -151,12 +172,13 @@ def test_killed_materialization_keeps_the_previous_cutoff_served(
     from recsys.features.online import OnlineFeatures
 
     before = OnlineFeatures(home, online, REDIS, refresh_s=0)  # opened before the kills
-    assert_serves(home, online, CUTOFFS[0], [before])
+    sdk = st.open_store(home, online, REDIS)  # a long-lived Feast SDK store, too
+    assert_serves(home, online, CUTOFFS[0], [before], sdk)
     for pause in ("customer_activity", "customer_profile", "switch"):
         killed_at(home, online, CUTOFFS[1], pause)
-        assert_serves(home, online, CUTOFFS[0], [before, OnlineFeatures(home, online, REDIS)])
+        assert_serves(home, online, CUTOFFS[0], [before, OnlineFeatures(home, online, REDIS)], sdk)
     mat.materialize(home, CUTOFFS[1], online, REDIS, progress=False)
-    assert_serves(home, online, CUTOFFS[1], [before, OnlineFeatures(home, online, REDIS)])
+    assert_serves(home, online, CUTOFFS[1], [before, OnlineFeatures(home, online, REDIS)], sdk)
     if online == "sqlite":
         feast_dir = home.paths.feast
         assert sorted(p.name for p in feast_dir.iterdir()) == ["online_store.db", "registry.db"]
