@@ -82,37 +82,57 @@ class _Moved(Exception):
     """The online store switched to another materialization while a block was being read."""
 
 
-class _SqliteSource:
-    """Reads through the Feast SQLite online store's ``online_read``, bound to one database file.
+@dataclass(frozen=True)
+class Binding:
+    """One materialization a source reads: its stamp, its article ids, and how to read it
+    (SQLite: a Feast online store of its own, connected to that database file; Redis: the key
+    suffix of its slot). Replaced whole, so a reader holding one reads one materialization."""
 
-    Materialization renames a new database over the live path; Feast's store caches its
-    connection (``SqliteOnlineStore._conn``), which keeps reading the file it opened, so a
-    bound source always reads one whole materialization. :meth:`follow` checks the stamp at the
-    live path (a fresh connection) and, when it changed, drops that cached connection (not
-    closed: a concurrent read may still use it; the old file goes with its last reference) and
-    reads the stamp through the new one.
+    stamp: Stamp | None
+    ids: np.ndarray
+    reader: Any
+
+
+NOTHING = Binding(None, np.zeros(0, np.int64), None)
+
+
+class _SqliteSource:
+    """Reads through a Feast ``SqliteOnlineStore``'s ``online_read``, one database file at a time.
+
+    Materialization renames a new database over the live path. Feast's store caches its
+    connection (``_conn``), which keeps reading the file it opened: so each binding has a Feast
+    online store of its own, connected when bound, and reads one whole materialization however
+    long it is used. :meth:`follow` checks the stamp at the live path (a fresh connection) and,
+    when it changed, binds a new Feast store (the stamp read through its connection); the old
+    one, and its connection to the old file, go with their last reader.
     """
 
     def __init__(self, store: FeatureStore) -> None:
         self.store, self.path = store, online_db(store)
-        self.online = store._get_provider().online_store
-        self.stamp: Stamp | None = None
-        self.ids = np.zeros(0, np.int64)
+        self.bound = NOTHING
 
-    def follow(self) -> Stamp | None:
-        """Bind to the database now at the live path if its stamp differs; the bound stamp."""
+    def follow(self) -> Binding:
+        """Bind to the database now at the live path if its stamp differs; the binding."""
+        from feast.infra.online_stores.sqlite import SqliteOnlineStore
+
         live = sqlite_stamp_at(self.path)
-        if self.stamp is None or live is None or live[0] != self.stamp:
-            self.online._conn = None
-            found = sqlite_stamp(self.online._get_conn(self.store.config))
-            self.stamp, self.ids = found or (None, np.zeros(0, np.int64))
-        return self.stamp
+        if self.bound.stamp is None or live is None or live[0] != self.bound.stamp:
+            if not self.path.exists():  # nothing to read (and no empty file to create)
+                self.bound = NOTHING
+                return self.bound
+            online = SqliteOnlineStore()
+            found = sqlite_stamp(online._get_conn(self.store.config))
+            # a database without our stamp (Feast's own materialize): read as it is, no ids
+            self.bound = Binding(*(found or (None, NOTHING.ids)), online)
+        return self.bound
 
-    def read(self, views: list[FeatureView], keys: list[EntityKey]) -> list[Rows]:
-        """Per view, the rows of ``keys`` (one file: always one materialization)."""
+    def read(self, bound: Binding, views: list[FeatureView], keys: list[EntityKey]) -> list[Rows]:
+        """Per view, the rows of ``keys`` in ``bound``'s database."""
+        if bound.reader is None:
+            return [[None] * len(keys) for _ in views]
         config = self.store.config
         return [
-            [feats or None for _, feats in self.online.online_read(config, v, keys, None)]
+            [feats or None for _, feats in bound.reader.online_read(config, v, keys, None)]
             for v in views
         ]
 
@@ -129,21 +149,23 @@ class _RedisSource:
 
     def __init__(self, store: FeatureStore) -> None:
         self.store, self.client = store, redis_client(store)
-        self.suffix = b""
-        self.stamp: Stamp | None = None
-        self.ids = np.zeros(0, np.int64)
+        self.bound = NOTHING
 
-    def follow(self) -> Stamp | None:
-        """Bind to the slot the stamp names now; the bound stamp."""
+    def follow(self) -> Binding:
+        """Bind to the slot the stamp names now; the binding."""
         found = redis_served(self.client)
-        self.stamp, self.ids = found or (None, np.zeros(0, np.int64))
-        project = self.store.config.project
-        self.suffix = slot_suffix(project, self.stamp.slot) if self.stamp else project.encode()
-        return self.stamp
+        if found is None:
+            self.bound = NOTHING
+        else:
+            suffix = slot_suffix(self.store.config.project, found[0].slot)
+            self.bound = Binding(*found, suffix)
+        return self.bound
 
-    def read(self, views: list[FeatureView], keys: list[EntityKey]) -> list[Rows]:
-        """Per view, the rows of ``keys`` from the bound slot (:class:`_Moved` if it moved)."""
-        keys_bin = [serialize_entity_key(k, 3) + self.suffix for k in keys]
+    def read(self, bound: Binding, views: list[FeatureView], keys: list[EntityKey]) -> list[Rows]:
+        """Per view, the rows of ``keys`` in ``bound``'s slot (:class:`_Moved` if it moved)."""
+        if bound.reader is None:
+            return [[None] * len(keys) for _ in views]
+        keys_bin = [serialize_entity_key(k, 3) + bound.reader for k in keys]
         fields = [_fields(v.name, tuple(f.name for f in v.features)) for v in views]
         with self.client.pipeline(transaction=True) as pipe:
             pipe.get(STAMP_KEY)
@@ -151,7 +173,7 @@ class _RedisSource:
                 for key in keys_bin:
                     pipe.hmget(key, hashed)
             replies = pipe.execute()
-        if redis_stamp(replies[0]) != self.stamp:
+        if redis_stamp(replies[0]) != bound.stamp:
             raise _Moved
         out, at = [], 1
         for _, names in fields:
@@ -187,9 +209,13 @@ def source(store: FeatureStore) -> _SqliteSource | _RedisSource:
 
 
 def read_block(
-    src: _SqliteSource | _RedisSource, views: list[FeatureView], join_key: str, ids: list[int]
+    src: _SqliteSource | _RedisSource,
+    bound: Binding,
+    views: list[FeatureView],
+    join_key: str,
+    ids: list[int],
 ) -> Block:
-    """Read ``ids`` of the given views from ``src`` (bound to one materialization), chunked."""
+    """Read ``ids`` of the given views from ``bound``'s materialization, chunked."""
     numeric, strings, col = _layout(join_key, tuple(v.name for v in views))
     values = np.full((len(ids), len(numeric)), np.nan)
     texts = np.full((len(ids), len(strings)), None, dtype=object)
@@ -199,7 +225,7 @@ def read_block(
             EntityKey(join_keys=[join_key], entity_values=[Value(int64_val=int(i))])
             for i in ids[start : start + CHUNK]
         ]
-        for rows in src.read(views, keys):
+        for rows in src.read(bound, views, keys):
             for r, feats in enumerate(rows, start=start):
                 if not feats:
                     continue
@@ -250,35 +276,35 @@ class OnlineFeatures:
         self._index: dict[int, int] = {}
         self._ids = np.zeros(0, np.int64)
 
-    def _follow(self, force: bool = False) -> None:
-        """Follow the served materialization (checked at most every ``refresh_s`` seconds)."""
+    def _follow(self, force: bool = False) -> Binding:
+        """The served materialization (followed at most every ``refresh_s`` seconds)."""
         now = time.monotonic()
-        if force or self.src.stamp is None or now - self._checked >= self.refresh_s:
+        if force or self.src.bound.stamp is None or now - self._checked >= self.refresh_s:
             self._checked = now
-            self.src.follow()
+            return self.src.follow()
+        return self.src.bound
 
-    def _read(self, views: list[FeatureView], join_key: str, ids: list[int]) -> Block:
-        """A block read from one materialization (read again if the store switched meanwhile)."""
+    def _read(self, views: list[FeatureView], join_key: str, ids: list[int] | None) -> tuple:
+        """(block, binding): ``ids`` (None: the binding's article ids) read from one whole
+        materialization (read again from the new one if the store switched meanwhile)."""
+        bound = self._follow()
         while True:
             try:
-                return read_block(self.src, views, join_key, ids)
+                wanted = bound.ids.tolist() if ids is None else ids
+                return read_block(self.src, bound, views, join_key, wanted), bound
             except _Moved:
-                self._follow(force=True)
+                bound = self._follow(force=True)
 
     def refresh(self, force: bool = False) -> bool:
         """Reload the article cache if a new materialization happened; True if reloaded."""
         cached = self._articles is not None
-        self._follow(force=force or not cached)
-        if not force and cached and self.src.stamp == self._stamp:
+        bound = self._follow(force=force or not cached)
+        if not force and cached and bound.stamp == self._stamp:
             return False
-        while True:
-            stamp, ids = self.src.stamp, self.src.ids
-            block = self._read(self.article_views, "article_id", ids.tolist())
-            if self.src.stamp == stamp:  # the ids and the rows of one materialization
-                break
-        self._index = {int(a): i for i, a in enumerate(ids)}
-        self._articles, self._ids, self._stamp = block, ids, stamp
-        self.version = stamp.version if stamp else None
+        block, bound = self._read(self.article_views, "article_id", None)
+        self._index = {int(a): i for i, a in enumerate(bound.ids)}
+        self._articles, self._ids, self._stamp = block, bound.ids, bound.stamp
+        self.version = bound.stamp.version if bound.stamp else None
         return True
 
     def table(self) -> tuple[np.ndarray, Block, str | None]:
@@ -294,8 +320,8 @@ class OnlineFeatures:
     def customers(self, customer_ids: list[int] | np.ndarray) -> Block:
         """Many customers' features (a row each, in order), read from the online store in bulk
         (from the materialization served, checked at most every ``refresh_s`` seconds)."""
-        self._follow()
-        return self._read(self.customer_views, "customer_id", [int(c) for c in customer_ids])
+        ids = [int(c) for c in customer_ids]
+        return self._read(self.customer_views, "customer_id", ids)[0]
 
     def articles(self, article_ids: list[int] | np.ndarray) -> Block:
         """Cached article features, one row per requested id (unknown ids: NaN, found False)."""
