@@ -14,13 +14,13 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
+from recsys import swap
 from recsys.features.online import OnlineFeatures
 from recsys.ranking.coldstart import popularity_member
 from recsys.retrieval.popularity import PopularityRetriever
@@ -66,13 +66,17 @@ def ranked_ahead(
 
 
 def _prune(root: Path) -> None:
-    """Remove all but the :data:`KEEP` newest answer folders (and their locks)."""
+    """Remove all but the :data:`KEEP` newest published answers (and their locks)."""
     folders = sorted(
-        (p for p in root.iterdir() if p.is_dir() and (p / META).exists()),
-        key=lambda p: p.stat().st_mtime,
+        (
+            p
+            for p in root.iterdir()
+            if swap.TMP not in p.name and swap.VERSION not in p.name and (p / META).exists()
+        ),
+        key=lambda p: p.lstat().st_mtime,
     )
     for old in folders[:-KEEP]:
-        shutil.rmtree(old, ignore_errors=True)
+        swap.remove(old)
         (root / f"{old.name}.lock").unlink(missing_ok=True)
 
 

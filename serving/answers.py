@@ -10,13 +10,12 @@ or asking for more than ``K``, still rank in real time.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from recsys import swap
 from recsys.retrieval.popularity import lookup_segment
 from recsys.schema import K
 
@@ -44,21 +43,19 @@ class Answers:
     cold: dict[int, tuple[str, ...]]  # per segment: its items' JSON
 
     def save(self, path: Path) -> Path:
-        """Write into folder ``path`` (through a temporary folder renamed into place)."""
-        tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
+        """Write into folder ``path``: a temporary folder beside, switched in by one rename
+        (:mod:`recsys.swap`; a killed writer's leftovers are removed by the next save)."""
+        tmp = swap.tmp_beside(path)
         for name in ARRAYS:
             np.save(tmp / f"{name}.npy", getattr(self, name))
         meta = {"names": list(self.names), "cold": {str(c): v for c, v in self.cold.items()}}
         (tmp / META).write_text(json.dumps(meta))
-        shutil.rmtree(path, ignore_errors=True)
-        tmp.rename(path)
-        return path
+        return swap.publish(tmp, path)
 
     @classmethod
     def load(cls, path: Path) -> Answers:
-        """Read a folder written by :meth:`save`."""
+        """Read a folder written by :meth:`save` (every file from the one version it names)."""
+        path = swap.resolve(path)
         meta = json.loads((path / META).read_text())
         arrays = {name: np.load(path / f"{name}.npy") for name in ARRAYS}
         cold = {int(c): tuple(v) for c, v in meta["cold"].items()}

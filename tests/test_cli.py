@@ -159,14 +159,17 @@ def test_features_build_materialize_and_show_agree_with_the_snapshot(settings):
 def test_materialize_of_an_invalid_snapshot_fails_clearly_and_keeps_the_online_store(settings):
     import pyarrow.parquet as pq
 
+    from recsys.features.store import open_store, read_stamp
+
     home = settings.home
     assert hm("features", "build", "--weeks", "1", "-q", home=home).exit_code == 0
     assert hm("features", "materialize", "-q", home=home).exit_code == 0
-    stamp = (settings.paths.feast / "online_version.json").read_text()
+    stamp = read_stamp(open_store(settings), settings)
     path = settings.paths.features / "article" / "2020-09-23.parquet"
+    assert stamp is not None
     pq.write_table(pq.read_table(path).drop_columns(["a_units_1w"]), path)
     failed = hm("features", "materialize", "-q", home=home)
     assert failed.exit_code == 1
     assert str(path) in " ".join(failed.output.split())
     assert "online store keeps its values" in failed.output
-    assert (settings.paths.feast / "online_version.json").read_text() == stamp
+    assert read_stamp(open_store(settings), settings) == stamp

@@ -3,19 +3,28 @@
 Writes go through Feast's own online-store tables / hashes, with a vectorised serialisation of
 the very ValueProto bytes Feast writes (``_convert_arrow_to_proto`` + ``online_write_batch``
 spend ~1 µs per value in Python; the H&M scale has ~130M values per cutoff). Snapshots are
-validated completely before anything is written; the stamp is written last.
+validated completely before anything is written.
+
+Publishing is atomic: both views switch to the new cutoff together, or not at all, and the
+stamp always names what is served. SQLite: a new database (Feast's tables + our stamp table) is
+built beside the live file and renamed over it. Redis: two key slots (blue/green); the slot not
+served is rewritten, then one SET of the stamp switches readers to it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import glob
 import itertools
+import os
 import sqlite3
 import struct
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -25,17 +34,27 @@ from tqdm.auto import tqdm
 from recsys.features import snapshots
 from recsys.features.snapshots import SnapshotError
 from recsys.features.store import (
+    IDS_KEY,
     KINDS,
+    SLOTS,
+    STAMP_KEY,
+    STAMP_TABLE,
     VIEWS,
     Online,
+    Stamp,
+    encode_redis_stamp,
+    ids_key,
+    online_db,
     online_kind,
     open_store,
     redis_client,
-    write_stamp,
+    redis_stamp,
+    slot_suffix,
 )
 from recsys.settings import Settings
 
 BATCH = 20_000
+SCAN = 10_000  # Redis keys per SCAN / UNLINK call
 
 # --- snapshots --------------------------------------------------------------------------------
 
@@ -192,40 +211,35 @@ def _value_texts(column: pa.ChunkedArray, encoded: list[bytes]) -> list:
     return [str(v) if b else None for v, b in zip(values.to_pylist(), encoded, strict=True)]
 
 
-def _upsert_sql(table: str) -> str:
-    """Feast's SQLite upsert (``online_write_batch``), for the columns a scalar view uses."""
+def _insert_sql(table: str) -> str:
+    """Insert one row of Feast's SQLite table (the columns a scalar view uses)."""
     return (
         f'INSERT INTO "{table}" (entity_key, feature_name, value, value_text, event_ts, created_ts)'
-        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(entity_key, feature_name) DO UPDATE SET"
-        " value = excluded.value, value_text = excluded.value_text,"
-        " event_ts = excluded.event_ts, created_ts = excluded.created_ts"
+        " VALUES (?, ?, ?, ?, ?, ?)"
     )
 
 
 def _write_sqlite(
-    store: FeatureStore, view: FeatureView, table: pa.Table, key: str, bar: tqdm
+    conn: sqlite3.Connection,
+    store: FeatureStore,
+    view: FeatureView,
+    table: pa.Table,
+    key: str,
+    bar: tqdm,
 ) -> None:
-    """Upsert one view's rows into Feast's SQLite table for it, in one transaction."""
-    from feast.infra.online_stores.sqlite import (
-        SqliteOnlineStore,
-        _table_id,
-        adapt_datetime_epoch,
-    )
+    """Insert one view's rows into its (empty) Feast table of the database ``conn`` builds."""
+    from feast.infra.online_stores.sqlite import _table_id, adapt_datetime_epoch
 
     config = store.config
-    path = SqliteOnlineStore._get_db_path(config)
     name = _table_id(config.project, view, config.registry.enable_online_feature_view_versioning)
-    sql = _upsert_sql(name)
+    sql = _insert_sql(name)
+    if not len(table):
+        return
     # the very adapter Feast registers for datetimes: epoch seconds of the naive UTC value
     ts = adapt_datetime_epoch(table.column("event_timestamp")[0].as_py().replace(tzinfo=None))
     now = adapt_datetime_epoch(dt.datetime.now(dt.UTC).replace(tzinfo=None))
     feats = [f.name for f in view.features]
-    if not len(table):
-        return
     table = table.take(key_order(table.column(key).to_numpy()))
-    conn = sqlite3.connect(path, timeout=60)
-    conn.execute("PRAGMA cache_size = -262144")  # 256 MiB page cache for this bulk load
-    conn.execute("PRAGMA synchronous = OFF")
 
     def prepare(rows: slice) -> tuple[int, Iterator[tuple]]:
         part = table.slice(rows.start, rows.stop - rows.start)
@@ -235,30 +249,147 @@ def _write_sqlite(
         return len(part) * len(feats), _sqlite_rows(keys, cols, texts, ts, now)
 
     # encode batch i + 1 in a thread while SQLite (which releases the GIL) writes batch i
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = [pool.submit(prepare, rows) for rows in itertools.islice(_batches(len(table)), 1)]
+        for rows in itertools.chain(itertools.islice(_batches(len(table)), 1, None), [None]):
+            done = pending.pop().result()
+            if rows is not None:
+                pending.append(pool.submit(prepare, rows))
+            conn.executemany(sql, done[1])
+            bar.update(done[0])
+
+
+def _leftovers(live: Path) -> list[Path]:
+    """Databases (and their journals) a killed materialization left beside ``live``."""
+    return sorted(live.parent.glob(f"{glob.escape(live.name)}.next*"))
+
+
+def _live_ddl(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
+    """(type, name, sql) of the tables and indexes of the database attached as ``live`` (ours
+    left out)."""
+    rows = conn.execute(
+        "SELECT type, name, tbl_name, sql FROM live.sqlite_master WHERE sql IS NOT NULL"
+        " AND name NOT LIKE 'sqlite_%'"
+    ).fetchall()
+    return [(kind, name, sql) for kind, name, table, sql in rows if table != STAMP_TABLE]
+
+
+def _feast_ddl(conn: sqlite3.Connection, store: FeatureStore, views: list[FeatureView]) -> None:
+    """Feast's own DDL for ``views`` (``CREATE ... IF NOT EXISTS``, columns added if missing)
+    run on the connection of the database being built."""
+    from feast.infra.online_stores.sqlite import SqliteOnlineStore
+
+    feast = SqliteOnlineStore()
+    feast._conn = conn
+    feast.update(store.config, [], views, [], [], partial=False)
+
+
+def _fsync(path: Path) -> None:
+    """Flush ``path`` (a file or a folder) to disk."""
+    fd = os.open(path, os.O_RDONLY)
     try:
-        with ThreadPoolExecutor(max_workers=1) as pool, conn:
-            pending = [
-                pool.submit(prepare, rows) for rows in itertools.islice(_batches(len(table)), 1)
-            ]
-            for rows in itertools.chain(itertools.islice(_batches(len(table)), 1, None), [None]):
-                done = pending.pop().result()
-                if rows is not None:
-                    pending.append(pool.submit(prepare, rows))
-                conn.executemany(sql, done[1])
-                bar.update(done[0])
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _publish_sqlite(
+    store: FeatureStore,
+    views: dict[str, FeatureView],
+    tables: dict[str, pa.Table],
+    stamp: Stamp,
+    bar: tqdm,
+) -> dict[str, float]:
+    """Build the new online database beside the live one, then rename it over the live path.
+
+    The database holds the four views (Feast's tables and rows, inserted in primary-key order
+    into empty tables) and the stamp (:data:`STAMP_TABLE`, with the article ids): a reader sees
+    the old file or the new one, never a mix, and the stamp inside always names the data.
+    Leftovers of a killed run (``<live>.next*``) are removed first.
+    """
+    from feast.infra.online_stores.sqlite import _table_id
+
+    live = online_db(store)
+    live.parent.mkdir(parents=True, exist_ok=True)
+    for old in _leftovers(live):
+        old.unlink(missing_ok=True)
+    new = live.with_name(f"{live.name}.next-{os.getpid()}")
+    stats: dict[str, float] = {}
+    conn = sqlite3.connect(
+        new.absolute().as_uri(), uri=True, isolation_level=None, check_same_thread=False
+    )
+    try:
+        # a private file until the rename: no journal, no syncs (it is fsynced once, below)
+        for pragma in (
+            "journal_mode = OFF",
+            "synchronous = OFF",
+            "locking_mode = EXCLUSIVE",
+            "cache_size = -262144",
+        ):
+            conn.execute(f"PRAGMA {pragma}")
+        ddl = []
+        if live.exists():  # read only, for its layout and the rows of views not written here
+            conn.execute("ATTACH DATABASE ? AS live", (f"{live.absolute().as_uri()}?mode=ro",))
+            ddl = _live_ddl(conn)
+        conn.execute("BEGIN")
+        # the live database's layout (Feast's tables, replayed from its sqlite_master); the
+        # indexes are built after the rows are in, which is faster than growing them row by row
+        for kind, _, sql in ddl:
+            if kind == "table":
+                conn.execute(sql)
+        config = store.config
+        ours = {
+            _table_id(config.project, v, config.registry.enable_online_feature_view_versioning): v
+            for v in views.values()
+        }
+        tables_now = {name for kind, name, _ in ddl if kind == "table"}
+        _feast_ddl(conn, store, [v for name, v in ours.items() if name not in tables_now])
+        for kind, names in VIEWS.items():
+            start = time.perf_counter()
+            for name in names:
+                bar.set_description(f"materialize {name}")
+                _write_sqlite(conn, store, views[name], tables[kind], KINDS[kind], bar)
+            stats[f"{kind}_rows"] = len(tables[kind])
+            stats[f"{kind}_seconds"] = time.perf_counter() - start
+        for name in sorted(tables_now - set(ours)):  # views this run does not write: kept
+            conn.execute(f'INSERT INTO main."{name}" SELECT * FROM live."{name}"')
+        made = {r[0] for r in conn.execute("SELECT name FROM main.sqlite_master")}
+        for kind, name, sql in ddl:
+            if kind != "table" and name not in made:
+                conn.execute(sql)
+        _feast_ddl(conn, store, list(views.values()))  # Feast's layout, whatever the live had
+        ids = np.asarray(tables["article"].column("article_id").to_numpy(), dtype="<i8")
+        conn.execute(
+            f"CREATE TABLE {STAMP_TABLE} (version TEXT NOT NULL, written TEXT NOT NULL,"
+            " article_ids BLOB NOT NULL)"
+        )
+        conn.execute(
+            f"INSERT INTO {STAMP_TABLE} VALUES (?, ?, ?)",
+            (stamp.version, stamp.written, ids.tobytes()),
+        )
+        conn.execute("COMMIT")
     finally:
         conn.close()
+    _fsync(new)
+    os.replace(new, live)  # data and stamp switch together
+    _fsync(live.parent)
+    for legacy in (
+        "online_version.json",
+        "online_article_ids.npy",
+    ):  # the stamp files of older homes
+        (live.parent / legacy).unlink(missing_ok=True)
+    return stats
 
 
 def _write_redis(
-    store: FeatureStore, view: FeatureView, table: pa.Table, key: str, bar: tqdm
+    store: FeatureStore, view: FeatureView, table: pa.Table, key: str, suffix: bytes, bar: tqdm
 ) -> None:
-    """HSET one view's fields (and its ``_ts:`` field) into each entity's Redis hash."""
+    """HSET one view's fields (and its ``_ts:`` field) into each entity's hash of a slot
+    (Feast's key ``entity key + project`` with the slot's ``suffix`` instead of the project)."""
     from feast.infra.online_stores.helpers import _mmh3
     from google.protobuf.timestamp_pb2 import Timestamp
 
     client = redis_client(store)
-    suffix = store.config.project.encode()
     ts = Timestamp()
     ts.FromDatetime(table.column("event_timestamp")[0].as_py())
     ts_field, ts_bytes = f"_ts:{view.name}", ts.SerializeToString()
@@ -277,6 +408,56 @@ def _write_redis(
         bar.update(len(part) * len(feats))
 
 
+def _unlink_matching(client: Any, pattern: bytes) -> int:
+    """UNLINK every key matching ``pattern`` (SCAN, batches of :data:`SCAN`); how many."""
+    n, batch = 0, []
+    for key in client.scan_iter(match=pattern, count=SCAN):
+        batch.append(key)
+        if len(batch) >= SCAN:
+            n += client.unlink(*batch)
+            batch = []
+    return n + (client.unlink(*batch) if batch else 0)
+
+
+def _publish_redis(
+    store: FeatureStore,
+    views: dict[str, FeatureView],
+    tables: dict[str, pa.Table],
+    stamp: Stamp,
+    bar: tqdm,
+) -> dict[str, float]:
+    """Write the views into the slot not served (its stale keys deleted first), then flip the
+    stamp to it with one SET: readers read the slot the stamp names (blue/green)."""
+    client = redis_client(store)
+    project = store.config.project
+    raw = client.get(STAMP_KEY)
+    served = redis_stamp(raw)
+    slot = SLOTS[1] if served is not None and served.slot == SLOTS[0] else SLOTS[0]
+    suffix = slot_suffix(project, slot)
+    _unlink_matching(client, b"*" + glob_escape(suffix))
+    client.unlink(ids_key(slot))
+    stats: dict[str, float] = {}
+    for kind, names in VIEWS.items():
+        start = time.perf_counter()
+        for name in names:
+            bar.set_description(f"materialize {name}")
+            _write_redis(store, views[name], tables[kind], KINDS[kind], suffix, bar)
+        stats[f"{kind}_rows"] = len(tables[kind])
+        stats[f"{kind}_seconds"] = time.perf_counter() - start
+    ids = np.asarray(tables["article"].column("article_id").to_numpy(), dtype="<i8")
+    client.set(ids_key(slot), ids.tobytes())
+    client.set(STAMP_KEY, encode_redis_stamp(replace(stamp, slot=slot)))  # the switch
+    if raw is not None and served is None:  # an older materializer's data: Feast's own keys
+        _unlink_matching(client, b"*" + glob_escape(project.encode()))
+        client.unlink(IDS_KEY)
+    return stats
+
+
+def glob_escape(raw: bytes) -> bytes:
+    """``raw`` as a literal in a Redis glob pattern."""
+    return bytes(itertools.chain.from_iterable((92, c) if c in b"*?[]\\" else (c,) for c in raw))
+
+
 def materialize(
     settings: Settings,
     cutoff: dt.date,
@@ -284,29 +465,24 @@ def materialize(
     redis: str | None = None,
     progress: bool = True,
 ) -> dict[str, float]:
-    """Load the customer and article snapshots of ``cutoff`` into the online store.
+    """Load the customer and article snapshots of ``cutoff`` into the online store, atomically.
 
-    Both files are validated before anything is written (:class:`SnapshotError` otherwise);
-    the stamp, written last, names the snapshots (``snapshots.snapshot_version``).
-    Returns rows and seconds per entity kind.
+    Both files are validated before anything is written (:class:`SnapshotError` otherwise).
+    Both views switch to the new cutoff together, with the stamp naming the snapshots
+    (``snapshots.snapshot_version``): SQLite builds a new database and renames it over the live
+    one; Redis writes the slot not served and flips the stamp to it. A run killed mid-way
+    leaves the previous materialization served, whole. Returns rows and seconds per entity kind.
     """
     store = open_store(settings, online, redis)
-    writer = _write_redis if online_kind(store) == "redis" else _write_sqlite
+    publish = _publish_redis if online_kind(store) == "redis" else _publish_sqlite
     tables = {k: read_snapshot(settings, k, cutoff) for k in KINDS}
     views = {v: store.get_feature_view(v) for kind in VIEWS for v in VIEWS[kind]}
-    stats: dict[str, float] = {}
+    version = snapshots.snapshot_version(settings.paths.features, cutoff)
+    stamp = Stamp(version, dt.datetime.now(dt.UTC).isoformat())
     total = sum(len(tables[k]) * len(views[v].features) for k in VIEWS for v in VIEWS[k])
     with tqdm(total=total, unit="val", unit_scale=True, disable=not progress) as bar:
-        for kind, names in VIEWS.items():
-            start = time.perf_counter()
-            for name in names:
-                bar.set_description(f"materialize {name}")
-                writer(store, views[name], tables[kind], KINDS[kind], bar)
-            stats[f"{kind}_rows"] = len(tables[kind])
-            stats[f"{kind}_seconds"] = time.perf_counter() - start
+        stats = publish(store, views, tables, stamp, bar)
     _record_interval(store, list(views.values()), cutoff)
-    ids = tables["article"].column("article_id").to_numpy()
-    write_stamp(store, settings, snapshots.snapshot_version(settings.paths.features, cutoff), ids)
     return stats
 
 

@@ -5,20 +5,21 @@ features anyway; writing those rows here lets the online ranker skip retrieval a
 Layout (one folder): ``customers.npy`` (sorted ids), ``offsets.npy`` (row range per customer),
 ``articles.bin`` (int32) and ``values.bin`` (float32, rows x columns), ``meta.json`` (columns,
 rows, cutoff). The binaries are memory-mapped: opening costs nothing and a request reads one
-contiguous slice. Written into a temporary folder and renamed, so readers never see half a store.
+contiguous slice. Written into a temporary folder beside, then switched in by one rename
+(:mod:`recsys.swap`): readers see the old store or the new one, never half of one, and a killed
+writer leaves the old store served (its temporary folder is removed by the next write).
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from recsys import schema
+from recsys import schema, swap
 from recsys.settings import Settings
 
 KEYS = (schema.CUSTOMER_ID, schema.ARTICLE_ID)
@@ -35,9 +36,7 @@ class CandidateStoreWriter:
 
     def __init__(self, path: Path, columns: list[str] | None = None) -> None:
         self.path, self.columns = Path(path), columns
-        self.tmp = self.path.with_name(self.path.name + ".tmp")
-        shutil.rmtree(self.tmp, ignore_errors=True)
-        self.tmp.mkdir(parents=True)
+        self.tmp = swap.tmp_beside(self.path)
         self._articles = open(self.tmp / "articles.bin", "wb")  # noqa: SIM115 (closed in close)
         self._values = open(self.tmp / "values.bin", "wb")  # noqa: SIM115
         self._customers: list[np.ndarray] = []
@@ -70,9 +69,7 @@ class CandidateStoreWriter:
         np.save(self.tmp / "offsets.npy", np.r_[0, np.cumsum(counts)].astype(np.int64))
         info = {**(meta or {}), "columns": self.columns or [], "rows": self.rows}
         (self.tmp / "meta.json").write_text(json.dumps(info, indent=1, default=str))
-        shutil.rmtree(self.path, ignore_errors=True)
-        self.tmp.rename(self.path)
-        return self.path
+        return swap.publish(self.tmp, self.path)
 
 
 @dataclass(frozen=True)
@@ -88,8 +85,9 @@ class CandidateStore:
 
     @classmethod
     def open(cls, path: Path) -> CandidateStore:
-        """Memory-map a store written by :class:`CandidateStoreWriter`."""
-        path = Path(path)
+        """Memory-map a store written by :class:`CandidateStoreWriter` (every file from the one
+        version ``path`` names now)."""
+        path = swap.resolve(path)
         meta = json.loads((path / "meta.json").read_text())
         rows, cols = int(meta["rows"]), len(meta["columns"])
         articles = _map(path / "articles.bin", np.int32, (rows,))
