@@ -31,21 +31,25 @@ from recsys.settings import Settings
 from tests.flows.conftest import TINY_RUN, tiny_run_settings
 
 SEED = 16
-NEW_WEEK = dt.date(2020, 9, 29)
-OLD_CUTOFF, NEW_CUTOFF = dt.date(2020, 9, 23), dt.date(2020, 9, 30)
+NEW_WEEK = dt.date(2020, 9, 22)  # the tiny world's last week arrives as a week file
+OLD_CUTOFF, NEW_CUTOFF = dt.date(2020, 9, 16), dt.date(2020, 9, 23)
 KILLS: list[str] = []  # what each landed kill interrupted (at least 10 in all)
 
 
-def with_a_new_week(tiny_world: Path, out: Path) -> Path:
-    """The tiny world plus ``transactions/2020-09-29.csv``: its last week again, a week later."""
-    shutil.copytree(tiny_world, out)
+def split_last_week(tiny_world: Path, root: Path) -> tuple[Path, Path]:
+    """Two raw folders: the tiny world without its last week, and the same plus that week as
+    ``transactions/2020-09-22.csv``."""
+    before, after = root / "raw-before", root / "raw"
+    before.mkdir()
+    for name in (schema.ARTICLES_FILE, schema.CUSTOMERS_FILE):
+        shutil.copy(tiny_world / name, before / name)
     frame = pd.read_csv(tiny_world / schema.TRANSACTIONS_FILE, dtype=str)
-    dates = pd.to_datetime(frame[schema.T_DAT])
-    week = frame[dates > dates.max() - pd.Timedelta(days=7)].copy()
-    week[schema.T_DAT] = (dates[week.index] + pd.Timedelta(days=7)).dt.strftime("%Y-%m-%d")
-    (out / "transactions").mkdir()
-    week.to_csv(out / "transactions" / f"{NEW_WEEK}.csv", index=False)
-    return out
+    last = pd.to_datetime(frame[schema.T_DAT]) > pd.Timestamp(NEW_WEEK - dt.timedelta(days=7))
+    frame[~last].to_csv(before / schema.TRANSACTIONS_FILE, index=False)
+    shutil.copytree(before, after)
+    (after / "transactions").mkdir()
+    frame[last].to_csv(after / "transactions" / f"{NEW_WEEK}.csv", index=False)
+    return before, after
 
 
 def hm(env: dict[str, str], *args: str) -> subprocess.Popen:
@@ -121,13 +125,16 @@ def champion_is_servable(settings: Settings) -> str | None:
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory, tiny_world: Path, published_home: Path, prefect_server: None):
-    """A private home holding the tiny world, a raw folder with one more week, `hm`'s env."""
+def env(tmp_path_factory, tiny_world: Path, prefect_server: None):
+    """A home whose lake holds the tiny world but its last week, a raw folder where that week
+    has arrived, and the environment of `hm` on them."""
     from prefect.settings import PREFECT_API_URL
 
+    from recsys.data.ingest import ingest
+
     root = tmp_path_factory.mktemp("faults")
-    shutil.copytree(published_home, root / "home")
-    raw = with_a_new_week(tiny_world, root / "raw")
+    before, raw = split_last_week(tiny_world, root)
+    ingest(before, tiny_run_settings(root / "home"), progress=False)
     base = {k: v for k, v in os.environ.items() if not k.startswith("HM_")}
     return {
         **base,
