@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import logging
 import os
+import shutil
 import socket
 import sys
 import threading
@@ -127,5 +128,16 @@ def _write_holder(path: Path, command: str | None) -> None:
 
 
 def sweep(settings: Settings) -> list[Path]:
-    """Remove what killed writers left behind (the lock is held, so nothing is in progress)."""
-    return Lake(settings.paths.lake).sweep()
+    """Remove what killed writers left behind (the lock is held, so nothing is in progress): the
+    lake's staging folders and the feature snapshots' temporary files and DuckDB spill folders
+    (the online store, candidates and answers clean their own at their next write)."""
+    stale = Lake(settings.paths.lake).sweep()
+    features = settings.paths.features
+    if features.is_dir():
+        for path in [*features.rglob(".*.tmp"), *features.glob(".duckdb-*")]:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            stale.append(path)
+    return stale

@@ -58,7 +58,7 @@ def publish(tmp: Path, path: Path) -> Path:
     if path.exists() and not path.is_symlink():  # a plain folder of an older home
         path.rename(path.with_name(f"{path.name}{VERSION}legacy-{uuid.uuid4().hex[:8]}"))
     os.replace(link, path)  # the switch
-    _fsync_dir(path.parent)
+    fsync(path.parent)
     keep = {version.name, previous.name if previous else None}
     for old in versions(path):
         if old.name not in keep:
@@ -94,9 +94,9 @@ def _escape(name: str) -> str:
     return glob.escape(name)
 
 
-def _fsync_dir(folder: Path) -> None:
-    """Flush a folder's entries (the rename) to disk."""
-    fd = os.open(folder, os.O_RDONLY)
+def fsync(path: Path) -> None:
+    """Flush ``path`` to disk: a file's data, or a folder's entries (a rename into it)."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:

@@ -102,10 +102,15 @@ def test_two_ingests_at_once_publish_one_version_and_both_say_so(tmp_path, tiny_
 def test_the_next_writer_sweeps_a_killed_writers_staging_and_the_holder_note(published_home):
     settings = make_settings(published_home)
     lake = settings.paths.lake
-    stale = [lake / ".staging-dead1234", lake / ".CURRENT.ab12cd"]
-    stale[0].mkdir()
-    (stale[0] / "articles.parquet").write_bytes(b"half")
-    stale[1].write_text("x")
+    features = settings.paths.features / "customer"
+    features.mkdir(parents=True, exist_ok=True)
+    stale = [lake / ".staging-dead1234", settings.paths.features / ".duckdb-0badc0de"]
+    stale += [lake / ".CURRENT.ab12cd", features / ".2020-09-23.parquet.1a2b3c4d.tmp"]
+    for folder in stale[:2]:
+        folder.mkdir()
+        (folder / "half.parquet").write_bytes(b"half")
+    for file in stale[2:]:
+        file.write_text("x")
     live = Lake(lake).current_version()
     with writer(settings, "hm ingest"):
         assert not any(p.exists() for p in stale)

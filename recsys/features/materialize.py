@@ -52,6 +52,7 @@ from recsys.features.store import (
     slot_suffix,
 )
 from recsys.settings import Settings
+from recsys.swap import fsync
 
 BATCH = 20_000
 SCAN = 10_000  # Redis keys per SCAN / UNLINK call
@@ -284,15 +285,6 @@ def _feast_ddl(conn: sqlite3.Connection, store: FeatureStore, views: list[Featur
     feast.update(store.config, [], views, [], [], partial=False)
 
 
-def _fsync(path: Path) -> None:
-    """Flush ``path`` (a file or a folder) to disk."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _publish_sqlite(
     store: FeatureStore,
     views: dict[str, FeatureView],
@@ -370,9 +362,9 @@ def _publish_sqlite(
         conn.execute("COMMIT")
     finally:
         conn.close()
-    _fsync(new)
+    fsync(new)
     os.replace(new, live)  # data and stamp switch together
-    _fsync(live.parent)
+    fsync(live.parent)
     for legacy in (
         "online_version.json",
         "online_article_ids.npy",
