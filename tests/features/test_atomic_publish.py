@@ -65,7 +65,7 @@ def paused_materialize(settings: Settings, cutoff: dt.date, online: str, pause: 
     for name in ("_write_sqlite", "_write_redis"):
         setattr(mat, name, after_view(getattr(mat, name)))
     if pause == "switch":
-        for name in ("_fsync", "encode_redis_stamp"):
+        for name in ("fsync", "encode_redis_stamp"):
             if hasattr(mat, name):
                 setattr(mat, name, before_switch(getattr(mat, name)))
     mat.materialize(settings, cutoff, online, REDIS, progress=False)
