@@ -33,8 +33,8 @@ format: install  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: install  ## benchmarks at tiny, medium and full scale; figures go into README.md
-	$(BIN)/python -m benchmarks.run --scales tiny medium full --readme README.md
+bench: install  ## benchmarks at tiny, small, medium and full scale (cost curve); figures go into README.md
+	$(BIN)/python -m benchmarks.run --scales tiny small medium full --readme README.md
 
 ui: install  ## open the MLflow UI on the project's tracking store (http://127.0.0.1:5000)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(abspath $(or $(HM_HOME),.hm))/mlflow/mlflow.db \

@@ -23,9 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
-# The full-scale pipeline's settings (2 cores, 24 GB): fewer candidates and training weeks, and
-# only customers active in the last 12 weeks ranked in the 1.37M-customer batch.
-FULL_PIPELINE = {"HM_CANDIDATES": "100", "HM_TRAIN_WEEKS": "2", "HM_ACTIVE_WEEKS": "12"}
+SCALES = ("tiny", "small", "medium", "full")
 
 
 @dataclass
@@ -40,17 +38,23 @@ class StepResult:
 
 
 def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """Run ``cmd``; return (wall seconds, peak RSS in MiB, its output). Raises on failure."""
+    """Run ``cmd``; return (wall seconds, peak RSS in MiB, its output). Raises on failure.
+
+    The peak is the larger of the process's own high-water mark and the sampled sum over its
+    process tree (the workers it forks count too)."""
+    from flows.clock import TreePeak
+
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert proc.stdout is not None
-    output = proc.stdout.read().decode(errors="replace")
-    _, status, usage = os.wait4(proc.pid, 0)
+    with TreePeak(pid=proc.pid) as tree:
+        output = proc.stdout.read().decode(errors="replace")
+        _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{output[-3000:]}")
-    return seconds, usage.ru_maxrss / 1024, output
+    return seconds, max(usage.ru_maxrss / 1024, tree.peak / 2**20), output
 
 
 def hm(*args: str) -> list[str]:
@@ -93,7 +97,6 @@ def bench_scale(
             hm(
                 "pipeline",
                 "-q",
-                *(["--binary"] if scale != "full" else []),
                 "--out",
                 str(workdir / "submission.csv"),
                 "--json",
@@ -111,12 +114,11 @@ def bench_scale(
             ],
         ),
     ]
-    pipeline_env = {**env, **(FULL_PIPELINE if scale == "full" else {})}
     if only:
         steps = [(step, cmd) for step, cmd in steps if any(o in step for o in only)]
     for step, cmd in steps:
         print(f"[{scale}] {step} ...", flush=True)
-        seconds, rss, output = measure(cmd, pipeline_env if step.startswith("pipeline") else env)
+        seconds, rss, output = measure(cmd, env)
         detail = _detail(step, raw, output)
         results.append(StepResult(scale, step, round(seconds, 1), round(rss), detail))
         print(f"[{scale}] {step}: {seconds:.1f}s, peak {rss:.0f} MiB  {detail}", flush=True)
@@ -190,7 +192,7 @@ def render(results: list[dict]) -> str:
 def render_retrieval() -> str:
     """Recall tables of `hm retrieval eval` per scale (from benchmarks/results/retrieval_*.json)."""
     parts = []
-    for scale in ("tiny", "small", "medium", "full"):
+    for scale in SCALES:
         path = RESULTS / f"retrieval_{scale}.json"
         if not path.exists():
             continue
@@ -245,7 +247,7 @@ def pipeline_figures(data: dict) -> dict:
 def render_pipeline() -> str:
     """MAP@12 tables of `hm pipeline` per scale (from benchmarks/results/pipeline_*.json)."""
     parts = []
-    for scale in ("tiny", "small", "medium", "full"):
+    for scale in SCALES:
         path = RESULTS / f"pipeline_{scale}.json"
         if not path.exists():
             continue
@@ -281,7 +283,7 @@ def render_serving() -> str:
         "| scale | path | p50 | p95 | p99 | throughput | errors |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
-    for scale in ("tiny", "small", "medium", "full"):
+    for scale in SCALES:
         path = RESULTS / f"serving_{scale}.json"
         if not path.exists():
             continue
@@ -335,6 +337,74 @@ def _latency_row(scale: str, label: str, p: dict, rate: str = "", errors: object
     )
 
 
+COST_MARKERS = ("<!-- cost:start -->", "<!-- cost:end -->")
+STAGE_STEPS = ("features build (1 cutoff)", "features materialize (SQLite)")
+SUPERLINEAR = 1.15  # growth exponents above this are flagged
+
+
+def cost_points() -> dict[str, dict]:
+    """Per measured scale: its size and each step's (wall s, peak GiB): the bench steps
+    (benchmarks/results/<scale>.json) and the stages of its pipeline run."""
+    points = {}
+    for scale in SCALES:
+        steps, pipeline = RESULTS / f"{scale}.json", RESULTS / f"pipeline_{scale}.json"
+        if not (steps.exists() and pipeline.exists()):
+            continue
+        run = json.loads(pipeline.read_text())
+        if "plan" not in run:  # written before the loop had one sequencer: no sizes
+            continue
+        cost = {
+            r["step"]: (r["seconds"], r["peak_rss_mb"] / 1024)
+            for r in json.loads(steps.read_text())
+            if r["step"] in STAGE_STEPS or r["step"].startswith("pipeline")
+        }
+        for stage, seconds in run["timings"].items():
+            cost[f"loop: {stage}"] = (seconds, run["peaks"].get(stage, 0.0))
+        points[scale] = {"rows": run["data"]["rows"], "cost": cost}
+    return points
+
+
+def exponent(small: float, large: float, n_small: int, n_large: int) -> float | None:
+    """The growth exponent b of cost ~ n^b between two sizes (None when not measurable)."""
+    import math
+
+    if min(small, large) < 1.0 or n_large <= n_small:
+        return None
+    return math.log(large / small) / math.log(n_large / n_small)
+
+
+def render_cost_curve() -> str:
+    """Wall time and peak memory per step against the world's size, with the growth exponent
+    between the two largest scales measured (flagged when it exceeds :data:`SUPERLINEAR`)."""
+    points = cost_points()
+    if not points:
+        return "(no scale measured with sizes yet: run `make bench`)"
+    scales = list(points)
+    sizes = [
+        f"{s}: {p['rows']['transactions']:,} tx, {p['rows']['customers']:,} customers"
+        for s, p in points.items()
+    ]
+    head = "| step | " + " | ".join(f"{s} s / GiB" for s in scales) + " | growth exponent |"
+    rows = [head, "|---|" + "---:|" * (len(scales) + 1)]
+    steps = [step for step in points[scales[-1]]["cost"]]
+    for step in steps:
+        cells = [
+            f"{c[0]:,.0f} / {c[1]:.1f}" if (c := points[s]["cost"].get(step)) else ""
+            for s in scales
+        ]
+        growth = ""
+        if len(scales) >= 2 and all(step in points[s]["cost"] for s in scales[-2:]):
+            a, b = (points[s]["cost"][step][0] for s in scales[-2:])
+            n_a, n_b = (points[s]["rows"]["transactions"] for s in scales[-2:])
+            b_ = exponent(a, b, n_a, n_b)
+            growth = "" if b_ is None else f"{b_:.2f}" + (" **super-linear**" * (b_ > SUPERLINEAR))
+        rows.append(f"| {step} | " + " | ".join(cells) + f" | {growth} |")
+    note = f"Sizes: {'; '.join(sizes)}."
+    if len(scales) >= 2:
+        note += f" Growth exponent b of wall time ~ transactions^b, {scales[-2]} to {scales[-1]}."
+    return "\n".join([note, "", *rows])
+
+
 RETRIEVAL_MARKERS = ("<!-- retrieval:start -->", "<!-- retrieval:end -->")
 
 
@@ -352,7 +422,7 @@ def update_readme(readme: Path, table: str, markers: tuple[str, str] = (START, E
 def main() -> None:
     """Parse arguments, run the scales, store and render the results."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--scales", nargs="+", default=["tiny", "medium", "full"])
+    parser.add_argument("--scales", nargs="+", default=list(SCALES))
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--workdir", type=Path, default=ROOT / ".hm" / "bench")
     parser.add_argument("--readme", type=Path, default=None)
@@ -369,10 +439,11 @@ def main() -> None:
         path.write_text(json.dumps(results, indent=2))
     if args.readme:
         stored = []
-        for scale in ("tiny", "small", "medium", "full"):
+        for scale in SCALES:
             path = RESULTS / f"{scale}.json"
             stored += json.loads(path.read_text()) if path.exists() else []
         update_readme(args.readme, render(stored))
+        update_readme(args.readme, render_cost_curve(), COST_MARKERS)
         update_readme(args.readme, render_retrieval(), RETRIEVAL_MARKERS)
         update_readme(args.readme, render_pipeline(), PIPELINE_MARKERS)
         update_readme(args.readme, render_serving(), SERVING_MARKERS)
