@@ -7,7 +7,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from recsys.home import ProjectHome
@@ -58,11 +58,13 @@ class Settings(BaseSettings):
     train_customers: int = Field(
         30_000, description="Most buyers per training week (a seeded sample; bounds memory)."
     )
-    batch_customers: int = Field(5_000, description="Customers scored per batch chunk.")
+    batch_customers: int = Field(
+        2_000, ge=1, description="Customers ranked per batch chunk (one process each)."
+    )
     active_weeks: int | None = Field(
-        None,
+        12,
         description="Batch ranks customers who bought in these last weeks; the rest get the "
-        "age-bucket best sellers (default: rank everyone).",
+        "age-bucket best sellers (`all` or None: rank everyone).",
     )
     valid_customers: int = Field(
         20_000, description="Most buyers the validation week is scored on (a seeded sample)."
@@ -79,6 +81,14 @@ class Settings(BaseSettings):
         description="The loop ranks every customer's context-free list when it publishes a "
         "state, and GET /recommendations answers from it; requests with context rank in real time.",
     )
+
+    @field_validator("active_weeks", mode="before")
+    @classmethod
+    def _everyone(cls, value: object) -> object:
+        """``all`` (or ``none``, or empty) as None: the batch ranks every customer."""
+        if isinstance(value, str) and value.strip().lower() in ("", "all", "none"):
+            return None
+        return value
 
     @cached_property
     def paths(self) -> ProjectHome:

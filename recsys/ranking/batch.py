@@ -1,17 +1,23 @@
 """Batch recommendations for every customer: the ranker for active ones, best sellers otherwise.
 
 Ranking costs retrieval from every source plus a few hundred feature values per candidate, per
-customer. With ``active_weeks`` set, customers without a purchase in that many weeks before the
-cutoff (at H&M about half of them) get their age bucket's best sellers from the union's
+customer. With ``active_weeks`` (12 by default), customers without a purchase in that many weeks
+before the cutoff (at H&M about 60% of them) get their age bucket's best sellers from the union's
 popularity member instead (:mod:`recsys.ranking.coldstart`): what the union would mostly have
 offered them anyway, at a fraction of the cost. ``None`` ranks everyone. The ranked customers'
 candidate rows can be kept (a :class:`~recsys.ranking.candidate_store.CandidateStoreWriter`) for
 the online server, which ranks the same candidates per request.
+
+What every chunk reads is prepared once (the history grouped by customer, per-article tables,
+the snapshot's key indexes), so a chunk costs its own customers' rows only. Chunks run in
+``workers`` forked processes (:mod:`recsys.ranking.forked`) and come back in ascending order.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -20,6 +26,8 @@ from recsys import schema
 from recsys.data.lake import Lake
 from recsys.ranking.coldstart import COLUMNS, dormant_recommendations
 from recsys.ranking.dataset import candidates
+from recsys.ranking.forked import ordered_map
+from recsys.ranking.interactions import InteractionTables
 from recsys.ranking.package import RecommenderPackage
 from recsys.ranking.recommend import fill_with, top_by_score
 from recsys.retrieval.history import History
@@ -51,15 +59,17 @@ def rank_customers(
     k: int = K,
     candidates_k: int = 200,
     sink: Callable[[pd.DataFrame], None] | None = None,
+    tables: InteractionTables | None = None,
 ) -> pd.DataFrame:
     """``customer_id, article_id, score, rank, source``: the package's top ``k`` per customer.
 
-    Union candidates, interaction features from ``history``, store features from ``features``,
-    ranker scores, then a top-up from the best sellers for short lists. ``sink`` receives the
-    candidate rows before the store features are added (the online server's candidates).
+    Union candidates, interaction features from ``history`` (``tables``: its prepared tables),
+    store features from ``features``, ranker scores, then a top-up from the best sellers for
+    short lists. ``sink`` receives the candidate rows before the store features are added (the
+    online server's candidates).
     """
     customers = np.unique(np.asarray(customers, np.int64))
-    rows = candidates(history, package.union, customers, candidates_k)
+    rows = candidates(history, package.union, customers, candidates_k, tables)
     if sink is not None:
         sink(rows)
     frame = features(rows)
@@ -75,6 +85,26 @@ def rank_customers(
     return out
 
 
+@dataclass(frozen=True)
+class _Ranking:
+    """What every chunk is ranked with (forked workers inherit it, nothing is pickled)."""
+
+    package: RecommenderPackage
+    history: History
+    features: FeatureReader
+    tables: InteractionTables
+    candidates_k: int
+    keep_rows: bool
+
+
+def _rank_chunk(job: _Ranking, chunk: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """One chunk's top 12 and, if kept, its candidate rows."""
+    rows: list[pd.DataFrame] = []
+    sink = rows.append if job.keep_rows else None
+    args = (job.history, job.features, K, job.candidates_k, sink, job.tables)
+    return rank_customers(job.package, chunk, *args), (rows[0] if rows else None)
+
+
 def batch_recommendations(
     package: RecommenderPackage,
     customers: np.ndarray,
@@ -83,10 +113,12 @@ def batch_recommendations(
     options: tuple[int, int, int | None],
     progress: bool = False,
     sink: Callable[[pd.DataFrame], None] | None = None,
+    workers: int = 1,
 ) -> pd.DataFrame:
     """Top-12 for every customer; ``options`` = (candidates, chunk size, active weeks).
 
-    ``sink`` receives each chunk's candidate rows (see :func:`rank_customers`).
+    ``sink`` receives each chunk's candidate rows (see :func:`rank_customers`), customers
+    ascending; ``workers`` processes rank chunks side by side (the result does not depend on it).
     """
     from tqdm.auto import tqdm
 
@@ -99,10 +131,14 @@ def batch_recommendations(
         else []
     )
     ranked = customers[active]
+    tables = InteractionTables.build(history)
+    job = _Ranking(package, history, features, tables, candidates_k, sink is not None)
     bar = tqdm(total=len(ranked), desc="ranking customers", disable=not progress, unit="cust")
-    for chunk in chunks(ranked, size):
-        parts.append(rank_customers(package, chunk, history, features, K, candidates_k, sink))
-        bar.update(len(chunk))
+    for recs, rows in ordered_map(partial(_rank_chunk, job), chunks(ranked, size), workers):
+        if sink is not None:
+            sink(rows)
+        parts.append(recs)
+        bar.update(recs[schema.CUSTOMER_ID].nunique())
     bar.close()
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
     return out.sort_values([schema.CUSTOMER_ID, schema.RANK], ignore_index=True)
@@ -131,7 +167,7 @@ def recommend_everyone(
     options = (candidates_k, settings.batch_customers, settings.active_weeks)
     writer = CandidateStoreWriter(package_store(settings, package.key()))
     recs = batch_recommendations(
-        package, ids.to_numpy(), history, reader, options, progress, writer.append
+        package, ids.to_numpy(), history, reader, options, progress, writer.append, settings.threads
     )
     writer.close({"cutoff": package.cutoff, "package": package.key(), **package.meta})
     return recs

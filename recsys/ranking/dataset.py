@@ -18,7 +18,7 @@ import pandas as pd
 
 from recsys import schema
 from recsys.data.lake import Lake
-from recsys.ranking.interactions import interaction_features
+from recsys.ranking.interactions import InteractionTables, interaction_features
 from recsys.ranking.sampling import LABEL
 from recsys.retrieval.evaluate import fit_union
 from recsys.retrieval.history import History, load_history, target_week
@@ -47,12 +47,19 @@ def label(frame: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray:
 
 
 def candidates(
-    history: History, union: UnionRetriever, customers: np.ndarray, k: int
+    history: History,
+    union: UnionRetriever,
+    customers: np.ndarray,
+    k: int,
+    tables: InteractionTables | None = None,
 ) -> pd.DataFrame:
-    """The union's top ``k`` per customer with interaction features and the ``cutoff`` column."""
+    """The union's top ``k`` per customer with interaction features and the ``cutoff`` column.
+
+    ``tables``: the history's prepared :class:`InteractionTables`, when called chunk by chunk.
+    """
     frame = union.retrieve(customers, k)
     frame = frame.drop(columns=[schema.SOURCE]).reset_index(drop=True)
-    inter = interaction_features(history, frame)
+    inter = interaction_features(history, frame, tables)
     frame = pd.concat([frame, inter], axis=1)
     frame["best_source"] = frame["best_source"].cat.codes.astype(np.float32)
     frame[CUTOFF] = pd.Timestamp(history.cutoff)

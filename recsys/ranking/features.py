@@ -61,21 +61,27 @@ def add_store_features(
 
 
 class SnapshotFeatures:
-    """The customer and article snapshots of one cutoff, read once, joined to many frames."""
+    """The customer and article snapshots of one cutoff, read once, joined to many frames.
+
+    Each table's key index (its hash table) and column arrays are built once, here: a call
+    costs the rows of its frame only, however large the snapshot.
+    """
 
     def __init__(self, settings: Settings, cutoff: dt.date) -> None:
         from recsys.features.snapshots import read_snapshot
 
         self.tables = {}
+        self.indexes: dict[str, tuple[pd.Index, dict[str, np.ndarray]]] = {}
         for kind, (_, key) in HALVES.items():
             names = store_feature_names()[kind]
             table = read_snapshot(settings.paths.features, kind, cutoff).select([key, *names])
             self.tables[key] = compact(table.to_pandas(), names)
+            self.indexes[key] = keyed(self.tables[key], key)
 
     def __call__(self, frame: pd.DataFrame) -> pd.DataFrame:
         """``frame`` plus the snapshot features of its customers and articles."""
-        for key, table in self.tables.items():
-            frame = attach(frame, table, [key])
+        for key, (index, columns) in self.indexes.items():
+            frame = attach_at(frame, columns, index.get_indexer(frame[key].to_numpy(np.int64)))
         return frame
 
 
@@ -98,9 +104,21 @@ def attach(frame: pd.DataFrame, table: pd.DataFrame, keys: list[str]) -> pd.Data
         pos = pd.MultiIndex.from_frame(table[keys]).get_indexer(
             pd.MultiIndex.from_frame(frame[keys])
         )
+    return attach_at(frame, {c: table[c].to_numpy() for c in table if c not in keys}, pos)
+
+
+def keyed(table: pd.DataFrame, key: str) -> tuple[pd.Index, dict[str, np.ndarray]]:
+    """``table``'s index on ``key`` (hash table built, uniqueness checked) and other columns."""
+    index = pd.Index(table[key].to_numpy(np.int64))
+    if not index.is_unique:  # builds the index's hash table too
+        raise ValueError(f"feature rows are not unique on {[key]}")
+    return index, {c: table[c].to_numpy() for c in table if c != key}
+
+
+def attach_at(frame: pd.DataFrame, columns: dict[str, np.ndarray], pos: np.ndarray) -> pd.DataFrame:
+    """``frame`` plus ``columns`` taken at ``pos`` per row (-1: null)."""
     missing = pos < 0
-    columns = {c: _take(table[c].to_numpy(), pos, missing) for c in table if c not in keys}
-    added = pd.DataFrame(columns, index=frame.index)
+    added = pd.DataFrame({c: _take(v, pos, missing) for c, v in columns.items()}, index=frame.index)
     return pd.concat([frame, added], axis=1, copy=False)
 
 

@@ -185,6 +185,39 @@ def test_the_batch_ranks_active_customers_and_gives_dormant_ones_age_best_seller
     assert set(split.loc[~ranked, schema.SOURCE]) <= {"popular_age", FALLBACK}
 
 
+def test_the_batch_in_forked_workers_equals_the_batch_in_one_process(
+    last_week: RunSummary, flow_settings: Settings
+) -> None:
+    from recsys.ranking.batch import batch_recommendations
+    from recsys.ranking.features import SnapshotFeatures
+    from recsys.retrieval.history import load_history
+
+    lake = Lake(flow_settings.paths.lake)
+    package = RecommenderPackage.load(registry.download_package(flow_settings))
+    history = load_history(lake, package.cutoff)
+    ids = lake.read(schema.CUSTOMERS, [schema.CUSTOMER_ID]).to_pandas()[schema.CUSTOMER_ID]
+    reader = SnapshotFeatures(flow_settings, package.cutoff)
+    rows: dict[int, list[pd.DataFrame]] = {1: [], 2: []}
+    got = {
+        workers: batch_recommendations(
+            package,
+            ids.to_numpy(),
+            history,
+            reader,
+            (60, 53, 8),
+            sink=rows[workers].append,
+            workers=workers,
+        )
+        for workers in (1, 2)
+    }
+    pd.testing.assert_frame_equal(got[2], got[1])
+    assert len(rows[2]) == len(rows[1]) > 2  # chunks, in ascending customer order
+    starts = [int(r[schema.CUSTOMER_ID].min()) for r in rows[2]]
+    assert starts == sorted(starts)
+    for forked, here in zip(rows[2], rows[1], strict=True):
+        pd.testing.assert_frame_equal(forked, here)
+
+
 def test_a_crash_keeps_last_week_live_and_a_rerun_resumes(
     last_week: RunSummary, flow_settings: Settings, monkeypatch, stage_work: Counter
 ) -> None:

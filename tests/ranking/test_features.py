@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys.ranking.features import attach
+from recsys.ranking.features import attach, attach_at, keyed
 
 
 def test_attach_joins_many_to_one_and_leaves_unmatched_rows_null() -> None:
@@ -38,3 +38,20 @@ def test_attach_refuses_duplicate_feature_rows() -> None:
     table = pd.DataFrame({"customer_id": [1, 1], "age": [20.0, 21.0]})
     with pytest.raises(ValueError, match="not unique"):
         attach(pd.DataFrame({"customer_id": [1]}), table, ["customer_id"])
+
+
+def test_a_prepared_key_index_joins_as_attach_does_and_refuses_duplicates() -> None:
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame(
+        {
+            "customer_id": np.arange(50) * 3 - 60,
+            "age": rng.random(50).astype(np.float32),
+            "club": rng.choice(["ACTIVE", "LEFT"], 50),
+        }
+    )
+    frame = pd.DataFrame({"customer_id": rng.integers(-70, 100, 400)}, index=np.arange(400) + 7)
+    index, columns = keyed(table, "customer_id")
+    got = attach_at(frame, columns, index.get_indexer(frame["customer_id"]))
+    pd.testing.assert_frame_equal(got, attach(frame, table, ["customer_id"]))
+    with pytest.raises(ValueError, match="not unique"):
+        keyed(pd.concat([table, table.iloc[:1]]), "customer_id")

@@ -12,6 +12,7 @@ from recsys import schema
 from recsys.evaluation.metrics import map_at_k
 from recsys.ranking.interactions import (
     AFFINITY_ATTRIBUTES,
+    InteractionTables,
     feature_names,
     interaction_features,
 )
@@ -58,6 +59,48 @@ def test_interaction_features_by_hand() -> None:
     assert got["aff_product_type_no"].tolist() == pytest.approx([1.0, 1.0, 1.0, 0.0])
     # article 5's mean price in the last 28 days (0.02) over customer 1's mean paid (0.08 / 3)
     assert got["price_ratio"].iloc[0] == pytest.approx(0.02 / (0.08 / 3), rel=1e-5)
+
+
+def random_history(seed: int = 0, n: int = 3000) -> History:
+    """Random purchases of 300 customers over 80 articles in the 120 days before the cutoff."""
+    rng = np.random.default_rng(seed)
+    cutoff = dt.date(2020, 9, 16)
+    tx = pd.DataFrame(
+        {
+            schema.T_DAT: pd.Timestamp(cutoff) - pd.to_timedelta(rng.integers(1, 120, n), "D"),
+            C: rng.integers(0, 300, n).astype(np.int64) * 7919 - 1000,  # some ids negative
+            A: rng.integers(0, 80, n).astype(np.int32),
+            schema.PRICE: rng.random(n).astype(np.float32) / 10,
+            schema.SALES_CHANNEL_ID: np.int8(1),
+        }
+    ).sort_values(schema.T_DAT, kind="stable", ignore_index=True)
+    arts = pd.DataFrame({A: np.arange(75, dtype=np.int32), "product_code": np.arange(75) // 3})
+    for i, attr in enumerate(AFFINITY_ATTRIBUTES):
+        arts[attr] = np.arange(75) % (i + 2)
+    custs = pd.DataFrame({C: np.unique(tx[C]), "age": 30.0})
+    return History(cutoff, tx, arts, custs)
+
+
+def test_tables_grouped_by_customer_give_the_scan_s_features_chunk_by_chunk() -> None:
+    history = random_history()
+    rng = np.random.default_rng(1)
+    known = np.unique(history.transactions[C])
+    asked = np.r_[known, 10**12, -(10**12)]  # two customers who never bought
+    pairs = pd.DataFrame(
+        {C: np.repeat(asked, 30), A: rng.integers(0, 85, 30 * len(asked)).astype(np.int32)}
+    )  # articles 75..84 are not in the catalogue
+    whole = interaction_features(history, pairs)
+    tables = InteractionTables.build(history)
+    assert np.all(np.diff(tables.customers) > 0) and tables.offsets[-1] == len(history.transactions)
+    parts = [
+        interaction_features(history, pairs.iloc[i : i + 1000], tables)
+        for i in range(0, len(pairs), 1000)
+    ]
+    pd.testing.assert_frame_equal(pd.concat(parts, ignore_index=True), whole)
+    for some in (asked[:1], asked[5:40], asked[-3:], asked[:0]):
+        np.testing.assert_array_equal(
+            tables.rows(some), np.flatnonzero(history.transactions[C].isin(some))
+        )
 
 
 def random_week(
