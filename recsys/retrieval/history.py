@@ -39,7 +39,9 @@ class History:
     transactions: pd.DataFrame
     articles: pd.DataFrame
     customers: pd.DataFrame = field(repr=False)
-    derived: dict[Hashable, object] = field(default_factory=dict, repr=False, compare=False)
+    derived: dict[Hashable, object] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )  # see :meth:`shared`; a copy (``dataclasses.replace``) starts empty
 
     def __post_init__(self) -> None:
         tx = self.transactions
