@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import resource
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -118,6 +119,8 @@ def main() -> None:
     result["cpu_s"] = round(end.user - cpu.user + end.system - cpu.system, 1)
     result["max_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     print({k: result[k] for k in ("wall_s", "cpu_s", "max_rss_mib")})
+    if store is not None:
+        shutil.rmtree(store, ignore_errors=True)
     args.out.write_text(json.dumps(result, indent=1, default=float))
 
 
