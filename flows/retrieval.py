@@ -2,7 +2,9 @@
 
 Training weeks become sampled, featurised rows; the validation week keeps every candidate plus
 its fitted union; the serving union is fitted on everything before the predicted week. Each is
-a cached task keyed on the lake version, cutoff, sources and settings.
+a cached task keyed on the lake version, cutoff, sources and settings. The fitted unions are also
+kept under ``runs/union/`` keyed on what they read (:mod:`recsys.retrieval.fit_cache`): next
+week's run loads the five of its six unions whose history has not changed instead of refitting.
 """
 
 from __future__ import annotations
@@ -29,6 +31,11 @@ class CandidateWeeks:
     sources: list[dict]
 
 
+def union_store(settings: Settings, use_cache: bool) -> str | None:
+    """Where fitted unions are kept and reused (None: a run without cache refits every union)."""
+    return str(settings.paths.runs / "union") if use_cache else None
+
+
 def source_specs(settings: Settings, sources: list[dict] | None) -> list[SourceSpec]:
     """The union's sources (default: the tuned ``DEFAULT_SOURCES``), caching under the home."""
     return with_home(parse_sources(sources) if sources else list(DEFAULT_SOURCES), settings)
@@ -36,7 +43,13 @@ def source_specs(settings: Settings, sources: list[dict] | None) -> list[SourceS
 
 @task(name="training week")
 def training_week_task(
-    settings: Settings, key: str, out: str, cutoff: dt.date, index: int, sources: list[dict]
+    settings: Settings,
+    key: str,
+    out: str,
+    cutoff: dt.date,
+    index: int,
+    sources: list[dict],
+    fit_store: str | None = None,
 ) -> str:
     """Sampled training rows of the week from ``cutoff`` -> ``out/frame.parquet``."""
     from recsys.data.lake import Lake
@@ -44,14 +57,20 @@ def training_week_task(
 
     path = fresh(Path(out))
     specs = source_specs(settings, sources)
-    frame = train_week(settings, Lake(settings.paths.lake), cutoff, index, specs)
+    store = Path(fit_store) if fit_store else None
+    frame = train_week(settings, Lake(settings.paths.lake), cutoff, index, specs, fit_store=store)
     frame.to_parquet(path / "frame.parquet", index=False)
     return str(mark_done(path))
 
 
 @task(name="validation week")
 def validation_week_task(
-    settings: Settings, key: str, out: str, cutoff: dt.date, sources: list[dict]
+    settings: Settings,
+    key: str,
+    out: str,
+    cutoff: dt.date,
+    sources: list[dict],
+    fit_store: str | None = None,
 ) -> str:
     """The validation week's candidates, purchases and fitted union -> ``out``."""
     from recsys.data.lake import Lake
@@ -59,21 +78,28 @@ def validation_week_task(
     from recsys.ranking.weeks import valid_week
 
     path = fresh(Path(out))
-    week = valid_week(settings, Lake(settings.paths.lake), cutoff, source_specs(settings, sources))
+    specs, store = source_specs(settings, sources), Path(fit_store) if fit_store else None
+    week = valid_week(settings, Lake(settings.paths.lake), cutoff, specs, fit_store=store)
     return str(mark_done(save_week(week, path)))
 
 
 @task(name="serving union")
 def serving_union_task(
-    settings: Settings, key: str, out: str, cutoff: dt.date, sources: list[dict]
+    settings: Settings,
+    key: str,
+    out: str,
+    cutoff: dt.date,
+    sources: list[dict],
+    fit_store: str | None = None,
 ) -> str:
     """The union fitted on everything before ``cutoff`` plus the best sellers -> ``out``."""
     from recsys.data.lake import Lake
     from recsys.ranking.assembly import fit_serving_union
 
     path = fresh(Path(out))
-    specs = source_specs(settings, sources)
-    return str(mark_done(fit_serving_union(Lake(settings.paths.lake), cutoff, specs, path)))
+    specs, store = source_specs(settings, sources), Path(fit_store) if fit_store else None
+    lake = Lake(settings.paths.lake)
+    return str(mark_done(fit_serving_union(lake, cutoff, specs, path, fit_store=store)))
 
 
 @flow(name="train-retrievers", log_prints=True, validate_parameters=False)
@@ -86,12 +112,13 @@ def train_retrievers(
 ) -> CandidateWeeks:
     """Candidate weeks for training and validation and the serving union (cached per week)."""
     sources = [s.as_dict() for s in source_specs(settings, sources)]
+    store = union_store(settings, use_cache)
     train = []
     for i, cutoff in enumerate(plan.train):
         key = fingerprint(settings, "train", lake_version, cutoff, i, sources)
         out = stage_dir(settings, "train_week", key)
         run = cached(training_week_task, settings, out, use_cache)
-        train.append(run(settings, key, str(out), cutoff, i, sources))
+        train.append(run(settings, key, str(out), cutoff, i, sources, store))
     paths = {}
     for role, fn, cutoff in (
         ("valid", validation_week_task, plan.valid),
@@ -99,5 +126,6 @@ def train_retrievers(
     ):
         key = fingerprint(settings, role, lake_version, cutoff, sources)
         out = stage_dir(settings, f"{role}_week", key)
-        paths[role] = cached(fn, settings, out, use_cache)(settings, key, str(out), cutoff, sources)
+        run = cached(fn, settings, out, use_cache)
+        paths[role] = run(settings, key, str(out), cutoff, sources, store)
     return CandidateWeeks(train, paths["valid"], paths["serving"], sources)

@@ -19,16 +19,22 @@ from recsys.settings import Settings
 
 
 def fit_serving_union(
-    lake: Lake, cutoff: dt.date, specs: Sequence[SourceSpec], out: Path, progress: bool = False
+    lake: Lake,
+    cutoff: dt.date,
+    specs: Sequence[SourceSpec],
+    out: Path,
+    progress: bool = False,
+    fit_store: Path | None = None,
 ) -> Path:
-    """The union fitted on everything before ``cutoff`` and the week's best sellers, saved
-    under ``out`` (``union/``, ``popular.parquet``)."""
+    """The union fitted on everything before ``cutoff`` (loaded from ``fit_store`` when fitted
+    there on the same history) and the week's best sellers, saved under ``out`` (``union/``,
+    ``popular.parquet``)."""
     from recsys.ranking.baselines import popular_list
-    from recsys.retrieval.evaluate import fit_union
+    from recsys.retrieval.fit_cache import fit_or_load_union
     from recsys.retrieval.history import load_history
 
     history = load_history(lake, cutoff)
-    union, _ = fit_union(history, list(specs), progress)
+    union, _ = fit_or_load_union(history, list(specs), fit_store, progress)
     union.save(out / "union")
     popular_list(history).to_parquet(out / "popular.parquet", index=False)
     return out

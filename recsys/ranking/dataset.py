@@ -20,7 +20,7 @@ from recsys import schema
 from recsys.data.lake import Lake
 from recsys.ranking.interactions import InteractionTables, interaction_features
 from recsys.ranking.sampling import LABEL
-from recsys.retrieval.evaluate import fit_union
+from recsys.retrieval.fit_cache import fit_or_load_union
 from recsys.retrieval.history import History, load_history, target_week
 from recsys.retrieval.sources import SourceSpec
 from recsys.retrieval.union import UnionRetriever
@@ -73,15 +73,17 @@ def candidate_week(
     k: int,
     customers: np.ndarray | None = None,
     progress: bool = False,
+    fit_store: Path | None = None,
 ) -> CandidateWeek:
     """Fit the sources before ``cutoff`` and build the week's labelled candidates.
 
     ``customers`` defaults to the buyers of the week (training and validation); pass every
-    customer to score a week whose purchases are unknown (then every label is 0).
+    customer to score a week whose purchases are unknown (then every label is 0). With
+    ``fit_store`` a union fitted on the same history before is loaded from there instead.
     """
     history = load_history(lake, cutoff)
     truth = target_week(lake, cutoff)
-    union, _ = fit_union(history, specs, progress)
+    union, _ = fit_or_load_union(history, specs, fit_store, progress)
     asked = truth[schema.CUSTOMER_ID].unique() if customers is None else customers
     frame = candidates(history, union, np.asarray(asked, dtype=np.int64), k)
     frame[LABEL] = label(frame, truth)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -58,13 +59,15 @@ def featurised_week(
     customers: np.ndarray | None = None,
     progress: bool = False,
     sampling: tuple[Strategy, int, int] | None = None,
+    fit_store: Path | None = None,
 ) -> CandidateWeek:
     """A candidate week with the Feast customer and article features joined point in time.
 
     ``sampling`` = (strategy, negatives, seed) samples the rows before the (wide) store
     features are joined, so a training week never holds every candidate's features at once.
+    ``fit_store``: where fitted unions are kept and reused (:mod:`recsys.retrieval.fit_cache`).
     """
-    week = candidate_week(lake, cutoff, specs, k, customers, progress)
+    week = candidate_week(lake, cutoff, specs, k, customers, progress, fit_store)
     if sampling is not None:
         week.frame = sample_negatives(week.frame, *sampling)
     week.frame = add_store_features(settings, week.frame, progress)
@@ -89,6 +92,7 @@ def train_week(
     index: int,
     specs: Sequence[SourceSpec],
     progress: bool = False,
+    fit_store: Path | None = None,
 ) -> pd.DataFrame:
     """The ``index``-th training week's rows: at most ``HM_TRAIN_CUSTOMERS`` of its buyers,
     negatives sampled before the store features are joined (seeded per week)."""
@@ -96,7 +100,7 @@ def train_week(
     sampling = (settings.sampling, settings.negatives, seed)
     buyers = sample_buyers(lake, cutoff, settings.train_customers, seed)
     week = featurised_week(
-        settings, lake, cutoff, specs, settings.candidates, buyers, progress, sampling
+        settings, lake, cutoff, specs, settings.candidates, buyers, progress, sampling, fit_store
     )
     return week.frame
 
@@ -107,11 +111,14 @@ def valid_week(
     cutoff: dt.date,
     specs: Sequence[SourceSpec],
     progress: bool = False,
+    fit_store: Path | None = None,
 ) -> CandidateWeek:
     """Every candidate of (at most ``HM_VALID_CUSTOMERS``) buyers; truth cut to those buyers."""
     from recsys import schema
 
     asked = sample_buyers(lake, cutoff, settings.valid_customers, settings.seed)
-    week = featurised_week(settings, lake, cutoff, specs, settings.candidates, asked, progress)
+    week = featurised_week(
+        settings, lake, cutoff, specs, settings.candidates, asked, progress, fit_store=fit_store
+    )
     week.truth = week.truth[week.truth[schema.CUSTOMER_ID].isin(asked)]
     return week

@@ -22,7 +22,8 @@ from recsys import schema
 from recsys.retrieval.ann import IndexKind, VectorIndex
 from recsys.retrieval.base import NotFittedError, Retriever, top_k
 from recsys.retrieval.config import RetrieverConfig
-from recsys.retrieval.encoders import EncoderKind, encode_articles, l2_normalize
+from recsys.retrieval.encoders import EncoderKind, l2_normalize
+from recsys.retrieval.encoders.memo import encode_remembered
 from recsys.retrieval.history import History
 from recsys.retrieval.state import load_arrays, load_frame, save_arrays, save_frame
 
@@ -84,14 +85,15 @@ class ContentRetriever(Retriever, kind="content", config=ContentConfig):
 
     # -- fit ---------------------------------------------------------------------------------------
     def encode(self, articles: pd.DataFrame) -> np.ndarray:
-        """Unit vectors of ``articles`` with this retriever's encoder."""
+        """Unit vectors of ``articles`` with this retriever's encoder (read-only; a catalogue
+        already encoded the same way in this process is not encoded again)."""
         cfg = self.config
         params = dict(cfg.encoder_params)
         if cfg.encoder == "text":
             params.setdefault("cache_dir", cfg.cache_dir)
         else:
             params.setdefault("seed", cfg.seed)
-        return encode_articles(articles, cfg.encoder, **params)
+        return encode_remembered(articles, cfg.encoder, **params)
 
     def _active(self, history: History) -> np.ndarray:
         """Positions of the articles that go into the index (sold lately, else all)."""

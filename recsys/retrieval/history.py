@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -21,6 +23,7 @@ HISTORY_COLUMNS = [
     schema.PRICE,
     schema.SALES_CHANNEL_ID,
 ]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,9 @@ class History:
     transactions: pd.DataFrame
     articles: pd.DataFrame
     customers: pd.DataFrame = field(repr=False)
+    derived: dict[Hashable, object] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )  # see :meth:`shared`; a copy (``dataclasses.replace``) starts empty
 
     def __post_init__(self) -> None:
         tx = self.transactions
@@ -51,6 +57,14 @@ class History:
     def recent(self, days: int) -> pd.DataFrame:
         """Transactions of the last ``days`` days before the cutoff."""
         return self.transactions[self.days_ago <= days]
+
+    def shared(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()`` once per ``key`` for this history: sources that derive the same thing
+        from it (the same function with the same arguments, named by ``key``) share one result,
+        which they must not change in place."""
+        if key not in self.derived:
+            self.derived[key] = compute()
+        return self.derived[key]  # type: ignore[return-value]
 
     @cached_property
     def customer_age(self) -> pd.Series:

@@ -8,6 +8,7 @@ only say how ``S`` is built (co-occurrence in baskets, item-based collaborative 
 
 from __future__ import annotations
 
+import hashlib
 from abc import abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,8 +133,20 @@ def customer_seeds(
     """(sorted customer ids, customer x item seed weights) from purchases of the last ``days``.
 
     A seed's weight sums the decayed weights of its purchases; only the ``max_seeds`` most recently
-    bought distinct articles of each customer are kept.
+    bought distinct articles of each customer are kept. Computed once per history and arguments
+    (item-CF and co-occurrence share the result; not to be changed in place).
     """
+    catalogue_hash = hashlib.sha256(np.ascontiguousarray(catalogue, np.int64).tobytes()).hexdigest()
+    key = ("customer_seeds", catalogue_hash, days, float(half_life), max_seeds)
+    return history.shared(
+        key, lambda: _customer_seeds(history, catalogue, days, half_life, max_seeds)
+    )
+
+
+def _customer_seeds(
+    history: History, catalogue: np.ndarray, days: int, half_life: float, max_seeds: int
+) -> tuple[np.ndarray, sp.csr_matrix]:
+    """:func:`customer_seeds`, computed."""
     customers, items, ago = recent_purchases(history, catalogue, days)
     ids, rows = np.unique(customers, return_inverse=True)
     # one key per (customer, item), purchases ordered most recent first within it

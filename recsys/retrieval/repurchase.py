@@ -27,8 +27,17 @@ def customer_article_weights(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Summed decayed weight per (customer, article) over the last ``days`` days (None: all).
 
-    Returns parallel arrays ``customer_id, article_id, weight`` sorted by customer then article.
+    Returns parallel arrays ``customer_id, article_id, weight`` sorted by customer then article,
+    computed once per history and arguments (repurchase and siblings share them; read-only).
     """
+    key = ("customer_article_weights", days, float(half_life_days))
+    return history.shared(key, lambda: _customer_article_weights(history, days, half_life_days))
+
+
+def _customer_article_weights(
+    history: History, days: int | None, half_life_days: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`customer_article_weights`, computed."""
     tx = history.transactions
     days_ago = history.days_ago
     mask = np.ones(len(tx), bool) if days is None else days_ago <= days
@@ -42,7 +51,10 @@ def customer_article_weights(
     grouped = frame.groupby(["c", "a"], sort=True)["w"].sum()
     customers = grouped.index.get_level_values(0).to_numpy(np.int64)
     articles = grouped.index.get_level_values(1).to_numpy(np.int32)
-    return customers, articles, grouped.to_numpy(np.float64)
+    arrays = (customers, articles, grouped.to_numpy(np.float64))
+    for array in arrays:
+        array.setflags(write=False)
+    return arrays
 
 
 def rows_of(sorted_keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:

@@ -14,7 +14,8 @@ from recsys import schema
 from recsys.retrieval.ann import IndexKind, VectorIndex
 from recsys.retrieval.base import Retriever, empty_candidates
 from recsys.retrieval.config import RetrieverConfig
-from recsys.retrieval.encoders import EncoderKind, encode_articles, l2_normalize
+from recsys.retrieval.encoders import EncoderKind, l2_normalize
+from recsys.retrieval.encoders.memo import encode_remembered
 from recsys.retrieval.history import History
 from recsys.retrieval.itemgraph import (
     decay,
@@ -102,7 +103,7 @@ class UserUserRetriever(Retriever, kind="useruser", config=UserUserConfig):
         cfg = self.config
         articles = history.articles.sort_values(schema.ARTICLE_ID, ignore_index=True)
         self.catalogue = articles[schema.ARTICLE_ID].to_numpy(np.int64)
-        self.article_vecs = encode_articles(articles, kind=cfg.encoder).astype(np.float32)
+        self.article_vecs = encode_remembered(articles, cfg.encoder).astype(np.float32)
         self.customer_ids, taste = weighted_purchases(
             history, self.catalogue, cfg.days, cfg.half_life
         )

@@ -33,6 +33,7 @@ STAGE_WORK = {  # the library function each stage runs when it is not a cache hi
     "training week": ("recsys.ranking.weeks", "train_week"),
     "validation week": ("recsys.ranking.weeks", "valid_week"),
     "serving union": ("recsys.ranking.assembly", "fit_serving_union"),
+    "fit union": ("recsys.retrieval.fit_cache", "fit_union"),
     "fit ranker": ("recsys.ranking.train", "fit_ranker"),
     "evaluate and register": ("recsys.ranking.evaluate", "evaluate_ranker"),
     "rank every customer": ("recsys.ranking.batch", "recommend_everyone"),
@@ -234,6 +235,8 @@ def test_a_crash_keeps_last_week_live_and_a_rerun_resumes(
             weekly_retrain(sources=SOURCES, settings=flow_settings)
     assert live(flow_settings) == before  # last week's features and champion stay live
     assert stage_work["validation week"] == 1
+    # last week's run fitted the unions of every cutoff but the newly predicted week: reused
+    assert stage_work["fit union"] == 1
     summary = weekly_retrain(sources=SOURCES, settings=flow_settings)
     assert stage_work["validation week"] == 1  # resumed from the cache, not rebuilt
     assert stage_work["fit ranker"] == 1 and stage_work["evaluate and register"] == 1

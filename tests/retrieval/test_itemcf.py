@@ -95,3 +95,24 @@ def test_recent_purchases_count_more_with_a_half_life() -> None:
     # customer 1 bought 1 (3 days ago) and 2 (9 days ago); customer 2: 1 (4) and 2 (8)
     together = 0.5 ** (2 / 2) * 0.5 ** (8 / 2) + 0.5 ** (3 / 2) * 0.5 ** (7 / 2)
     assert sim_of(model, 1, 2) == pytest.approx(together / np.sqrt(4 * 2), rel=1e-5)
+
+
+def test_cooccurrence_shares_the_seeds_itemcf_computed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from recsys.retrieval import itemgraph
+    from recsys.retrieval.cooccurrence import CooccurrenceRetriever
+
+    calls = []
+    compute = itemgraph._customer_seeds
+    monkeypatch.setattr(
+        itemgraph, "_customer_seeds", lambda *args: calls.append(args[2:]) or compute(*args)
+    )
+    rows = [(1, 1, 2), (1, 2, 2), (2, 1, 5), (2, 3, 5), (3, 2, 1)]
+    history = make_history(rows)
+    itemcf = ItemCFRetriever().fit(history)
+    cooc = CooccurrenceRetriever().fit(history)
+    CooccurrenceRetriever(max_seeds=1).fit(history)  # other arguments: computed again
+    assert len(calls) == 2 and calls[1][2] == 1
+    assert cooc.seeds is itemcf.seeds
+    fresh = CooccurrenceRetriever().fit(make_history(rows))
+    assert (fresh.seeds != cooc.seeds).nnz == 0
+    np.testing.assert_array_equal(fresh.seed_ids, cooc.seed_ids)

@@ -58,3 +58,28 @@ def test_decay_is_one_the_day_before_the_cutoff() -> None:
 def test_rows_of_finds_every_row_of_the_wanted_keys() -> None:
     keys = np.array([1, 1, 3, 5, 5, 5], np.int64)
     assert rows_of(keys, np.array([5, 2, 1])).tolist() == [3, 4, 5, 0, 1]
+
+
+def test_siblings_share_the_weights_repurchase_computed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from recsys.retrieval import repurchase
+    from recsys.retrieval.siblings import SiblingsRetriever
+
+    rows = [(10, 1, 1), (3, 1, 2), (40, 2, 3), (1, 3, 1)]
+    calls = []
+    compute = repurchase._customer_article_weights
+
+    def counted(*args):
+        calls.append(args[1:])
+        return compute(*args)
+
+    monkeypatch.setattr(repurchase, "_customer_article_weights", counted)
+    history = make_history(rows)
+    alone = RepurchaseRetriever(half_life_days=60).fit(make_history(rows)).retrieve([1, 2, 3])
+    repurchase_model = RepurchaseRetriever(half_life_days=60).fit(history)
+    SiblingsRetriever(half_life_days=60).fit(history)
+    SiblingsRetriever(half_life_days=30).fit(history)  # other arguments: computed again
+    assert calls == [(None, 60), (None, 60), (None, 30)]
+    pd.testing.assert_frame_equal(repurchase_model.retrieve([1, 2, 3]), alone)
+    weights = repurchase.customer_article_weights(history, None, 60)[2]
+    with pytest.raises(ValueError):  # shared, so read-only
+        weights[0] = 0.0

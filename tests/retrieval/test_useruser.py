@@ -36,7 +36,7 @@ def fake_encoder(monkeypatch: pytest.MonkeyPatch) -> None:
     """Article vectors by article id, whatever row order the retriever passes."""
     monkeypatch.setattr(
         useruser,
-        "encode_articles",
+        "encode_remembered",
         lambda articles, kind: VECS[articles[schema.ARTICLE_ID].to_numpy() - 1],
     )
 
