@@ -148,13 +148,17 @@ class Ranker:
 
 
 def matrix(frame: pd.DataFrame, features: list[str], vocab: dict[str, list[str]]) -> np.ndarray:
-    """The float32 feature matrix in ``features`` order (absent columns are NaN)."""
-    cols = {}
+    """The float32 feature matrix in ``features`` order (absent columns are NaN).
+
+    Column-major, filled column by column in place: one copy of the data (LightGBM and the
+    compiled forest read either layout).
+    """
     encoded = encode_strings(frame[[c for c in vocab if c in frame]].copy(), vocab)
-    for name in features:
+    out = np.empty((len(frame), len(features)), np.float32, order="F")
+    for j, name in enumerate(features):
         source = encoded if name in vocab else frame
-        cols[name] = source[name].to_numpy(np.float32) if name in source else np.nan
-    return pd.DataFrame(cols, index=frame.index).to_numpy(np.float32)
+        out[:, j] = source[name].to_numpy(np.float32) if name in source else np.nan
+    return out
 
 
 def sort_groups(frame: pd.DataFrame) -> pd.DataFrame:
