@@ -27,10 +27,7 @@ def score_rows(
     art = table.matrix[rows]
     art[~known] = np.nan
     matrix = assemble(state.layout, np.asarray(block), customer, art)
-    ranker = state.model.package.ranker
-    return ranker.booster.predict(
-        matrix, num_iteration=ranker.best_iteration or None, num_threads=threads
-    )
+    return state.model.package.ranker.predict(matrix, threads)
 
 
 def best_items(

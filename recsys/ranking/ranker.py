@@ -8,6 +8,7 @@ retrieval found nothing count as zeros, so the number is comparable with the bas
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -16,6 +17,12 @@ import numpy as np
 import pandas as pd
 
 from recsys import schema
+from recsys.ranking.compiled import (
+    CompiledBooster,
+    carry_cache,
+    compile_booster,
+    compile_file,
+)
 from recsys.ranking.vocab import encode_strings
 from recsys.retrieval.base import group_rank
 from recsys.schema import CUTOFF, K
@@ -60,7 +67,11 @@ class RankerConfig:
 
 @dataclass
 class Ranker:
-    """A trained booster with the feature order and string vocabularies it expects."""
+    """A trained booster with the feature order and string vocabularies it expects.
+
+    Scores come from the booster compiled to native code (:mod:`recsys.ranking.compiled`),
+    built on first use: for a loaded ranker from (and cached beside) its ``model.txt``.
+    """
 
     booster: object
     features: list[str]
@@ -68,12 +79,30 @@ class Ranker:
     config: RankerConfig
     best_iteration: int
     curve: list[float] = field(default_factory=list)
+    model_file: Path | None = None  # the ``model.txt`` it was loaded from, if any
+    _compiled: CompiledBooster | None = field(default=None, init=False, repr=False, compare=False)
+    _lock: threading.Lock = field(
+        default_factory=threading.Lock, init=False, repr=False, compare=False
+    )
+
+    def compiled(self) -> CompiledBooster:
+        """The booster's first ``best_iteration`` iterations compiled (once per ranker)."""
+        with self._lock:
+            if self._compiled is None:
+                whole = self.booster.current_iteration() == self.best_iteration
+                if self.model_file is not None and (whole or not self.best_iteration):
+                    self._compiled = compile_file(self.model_file)
+                else:
+                    self._compiled = compile_booster(self.booster, self.best_iteration or None)
+            return self._compiled
+
+    def predict(self, features: np.ndarray, threads: int | None = None) -> np.ndarray:
+        """Scores of a float32 matrix in ``features`` order, equal to ``Booster.predict``'s."""
+        return self.compiled().predict(features, threads or self.config.threads)
 
     def score(self, frame: pd.DataFrame) -> np.ndarray:
         """Scores for candidate rows (higher = better); missing features are NaN."""
-        return self.booster.predict(
-            matrix(frame, self.features, self.vocab), num_iteration=self.best_iteration or None
-        )
+        return self.predict(matrix(frame, self.features, self.vocab))
 
     def importance(self) -> pd.Series:
         """Total gain per feature, descending."""
@@ -81,10 +110,15 @@ class Ranker:
         return pd.Series(gain, index=self.features).sort_values(ascending=False)
 
     def save(self, path: Path) -> Path:
-        """``model.txt`` (LightGBM text format) plus ``ranker.json`` in folder ``path``."""
+        """``model.txt`` (LightGBM text format) plus ``ranker.json`` in folder ``path``.
+
+        A loaded ranker's cached compiled forest travels along when the model text is the same.
+        """
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         self.booster.save_model(str(path / "model.txt"), num_iteration=self.best_iteration or None)
+        if self.model_file is not None:
+            carry_cache(self.model_file, path / "model.txt")  # the compiled forest, if any
         meta = {
             "features": self.features,
             "vocab": self.vocab,
@@ -101,25 +135,30 @@ class Ranker:
         import lightgbm as lgb
 
         meta = json.loads((Path(path) / "ranker.json").read_text())
-        booster = lgb.Booster(model_file=str(Path(path) / "model.txt"))
+        model_file = Path(path) / "model.txt"
         return cls(
-            booster,
+            lgb.Booster(model_file=str(model_file)),
             meta["features"],
             meta["vocab"],
             RankerConfig(**meta["config"]),
             int(meta.get("best_iteration") or 0),
             meta["curve"],
+            model_file,
         )
 
 
 def matrix(frame: pd.DataFrame, features: list[str], vocab: dict[str, list[str]]) -> np.ndarray:
-    """The float32 feature matrix in ``features`` order (absent columns are NaN)."""
-    cols = {}
+    """The float32 feature matrix in ``features`` order (absent columns are NaN).
+
+    Column-major, filled column by column in place: one copy of the data (LightGBM and the
+    compiled forest read either layout).
+    """
     encoded = encode_strings(frame[[c for c in vocab if c in frame]].copy(), vocab)
-    for name in features:
+    out = np.empty((len(frame), len(features)), np.float32, order="F")
+    for j, name in enumerate(features):
         source = encoded if name in vocab else frame
-        cols[name] = source[name].to_numpy(np.float32) if name in source else np.nan
-    return pd.DataFrame(cols, index=frame.index).to_numpy(np.float32)
+        out[:, j] = source[name].to_numpy(np.float32) if name in source else np.nan
+    return out
 
 
 def sort_groups(frame: pd.DataFrame) -> pd.DataFrame:

@@ -11,8 +11,9 @@ from recsys import schema
 from recsys.ranking.dataset import CandidateWeek, union_columns
 from recsys.ranking.features import store_feature_names
 from recsys.ranking.interactions import feature_names
-from recsys.ranking.ranker import Ranker, RankerConfig, group_ids, grouped_map, matrix, sort_groups
+from recsys.ranking.ranker import Ranker, RankerConfig, group_ids, matrix, sort_groups
 from recsys.ranking.sampling import LABEL
+from recsys.ranking.stopping import GroupedMap
 from recsys.ranking.vocab import learn_vocab
 from recsys.settings import Settings
 
@@ -36,10 +37,10 @@ def map_metric(valid: pd.DataFrame, truth: pd.DataFrame):
     groups = group_ids(valid)
     labels = valid[LABEL].to_numpy()
     n_true = truth_sizes(valid, truth)
-    n_buyers = truth[schema.CUSTOMER_ID].nunique()
+    metric = GroupedMap.prepare(labels, groups, n_true, truth[schema.CUSTOMER_ID].nunique())
 
     def feval(preds: np.ndarray, _data: object) -> tuple[str, float, bool]:
-        return METRIC, grouped_map(preds, labels, groups, n_true, n_buyers), True
+        return METRIC, metric(preds), True
 
     return feval
 
