@@ -16,6 +16,8 @@ import json
 import logging
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,13 +25,14 @@ import numpy as np
 from recsys import swap
 from recsys.features.online import OnlineFeatures
 from recsys.ranking.coldstart import popularity_member
-from recsys.retrieval.popularity import PopularityRetriever
-from recsys.schema import K
+from recsys.retrieval.popularity import PopularityRetriever, lookup_segment
+from recsys.schema import FALLBACK, K
 from recsys.settings import Settings
-from serving.answers import META, Answers, item_json, segment_of
+from serving.answers import META, Answers, item_json
+from serving.bulk_lists import Lists, drop_repeats, first_seen_codes, grouped_top, top_up
 from serving.model import ServingModel, ServingState, features_published, serving_state
-from serving.rules import Item
-from serving.scoring import best_items, cold_items, finish, score_rows
+from serving.rules import Item, allowed
+from serving.scoring import cold_items, finish, on_sale_check, popular_items, score_rows
 
 log = logging.getLogger(__name__)
 CHUNK = 500  # customers per booster call (~100k rows)
@@ -89,52 +92,110 @@ def precompute(
     start = time.perf_counter()
     store = state.model.candidates
     n = len(store.customers)
-    articles, scores = np.zeros((n, K), np.int32), np.zeros((n, K), np.float32)
-    sources, lengths = np.zeros((n, K), np.uint8), np.zeros(n, np.uint8)
-    names: dict[str, int] = {}
+    out = Lists.empty(n, K)
     ids, codes, cold = _segments(state)
+    rules = _Rules.of(state, cold)
     bar = tqdm(total=n, desc="ranking customers ahead", unit="cust", disable=not progress)
-    for lo in range(0, n, CHUNK):
-        for i, ranked in _ranked_chunk(state, features, lo, min(lo + CHUNK, n), threads):
-            personal = ranked or cold[segment_of(ids, codes, int(store.customers[i]))]
-            items = finish(state, personal, [], set(), K)
-            lengths[i] = len(items)
-            for j, item in enumerate(items):
-                articles[i, j], scores[i, j] = item.article_id, item.score
-                sources[i, j] = names.setdefault(item.source, len(names))
-        bar.update(min(CHUNK, n - lo))
+    for lo, hi, rows in _customer_rows(state, features):
+        segments = lookup_segment(ids, codes, np.asarray(store.customers[lo:hi], np.int64))
+        lists = rules.apply(_ranked_chunk(state, rows, lo, hi, threads), segments)
+        for name in ("articles", "scores", "sources", "lengths"):
+            getattr(out, name)[lo:hi] = getattr(lists, name)
+        bar.update(hi - lo)
     bar.close()
     log.info("ranked %d customers ahead in %.1f s", n, time.perf_counter() - start)
+    sources, used = first_seen_codes(out, len(rules.names))
     cold_json = {c: render_items(finish(state, items, [], set(), K)) for c, items in cold.items()}
     return Answers(
         store.customers,
-        articles,
-        scores,
-        sources,
-        lengths,
-        tuple(json.dumps(name) for name in names),
+        out.articles,
+        out.scores,
+        sources.astype(np.uint8),
+        out.lengths.astype(np.uint8),
+        tuple(json.dumps(rules.names[c]) for c in used.tolist()),
         ids,
         codes,
         cold_json,
     )
 
 
-def _ranked_chunk(
-    state: ServingState, features: OnlineFeatures, lo: int, hi: int, threads: int
-) -> Iterator[tuple[int, list[Item]]]:
-    """(store row, ranked items) for store customers ``lo:hi``, scored in one booster call."""
+@dataclass(frozen=True)
+class _Rules:
+    """The context-free rules of one state, as arrays: the best sellers on sale (the top-up)
+    and each segment's finished cold-start list, with source codes into ``names``."""
+
+    names: list[str]
+    fallback: np.ndarray  # best sellers on sale, deduplicated, in order
+    cold: dict[int, Lists]  # per segment: its list (one row)
+
+    @classmethod
+    def of(cls, state: ServingState, cold: dict[int, list[Item]]) -> _Rules:
+        """The arrays of ``state``'s rules (``cold``: each segment's cold-start items)."""
+        names = [*state.model.package.union.source_names, FALLBACK]
+        on_sale = on_sale_check(state)
+        fallback = [i.article_id for i in allowed(popular_items(state), set(), on_sale)]
+        rows = {}
+        for code, items in cold.items():
+            done = finish(state, items, [], set(), K)
+            row = Lists.empty(1, K)
+            for j, item in enumerate(done):
+                if item.source not in names:
+                    names.append(item.source)
+                row.articles[0, j], row.scores[0, j] = item.article_id, item.score
+                row.sources[0, j] = names.index(item.source)
+            row.lengths[0] = len(done)
+            rows[code] = row
+        return cls(names, np.array(fallback, np.int32), rows)
+
+    def apply(self, personal: Lists, segments: np.ndarray) -> Lists:
+        """Finished lists: ``personal`` (ranked, on sale) without repeats, topped up; a row
+        with no candidate on sale gets its ``segments``' cold-start list instead."""
+        without = personal.lengths == 0
+        lists = top_up(drop_repeats(personal), self.fallback, self.names.index(FALLBACK))
+        for code in np.unique(segments[without]).tolist():
+            rows = without & (segments == code)
+            row = self.cold[code]
+            for name in ("articles", "scores", "sources", "lengths"):
+                getattr(lists, name)[rows] = getattr(row, name)[0]
+        return lists
+
+
+def _customer_rows(
+    state: ServingState, features: OnlineFeatures
+) -> Iterator[tuple[int, int, np.ndarray]]:
+    """(lo, hi, ranker rows of store customers ``lo:hi``) per :data:`CHUNK`, each read from the
+    online store by a thread while the caller ranks the chunk before (the read is Python, the
+    booster releases the GIL: the two use both cores)."""
+    customers = state.model.candidates.customers
+    bounds = [(lo, min(lo + CHUNK, len(customers))) for lo in range(0, len(customers), CHUNK)]
+
+    def read(lo: int, hi: int) -> np.ndarray:
+        return state.layout.customer_rows(features.customers(customers[lo:hi]))
+
+    with ThreadPoolExecutor(1, thread_name_prefix="hm-ahead-read") as pool:
+        pending = pool.submit(read, *bounds[0]) if bounds else None
+        for i, (lo, hi) in enumerate(bounds):
+            assert pending is not None
+            rows = pending.result()
+            pending = pool.submit(read, *bounds[i + 1]) if i + 1 < len(bounds) else None
+            yield lo, hi, rows
+
+
+def _ranked_chunk(state: ServingState, rows: np.ndarray, lo: int, hi: int, threads: int) -> Lists:
+    """The top :data:`K` candidates on sale of store customers ``lo:hi`` (ranker ``rows``; ties:
+    lower article id), scored in one booster call."""
     store = state.model.candidates
-    offsets = store.offsets
-    r0, r1 = int(offsets[lo]), int(offsets[hi])
+    counts = np.diff(store.offsets[lo : hi + 1])
+    r0, r1 = int(store.offsets[lo]), int(store.offsets[hi])
+    if r1 == r0:
+        return Lists.empty(hi - lo, K)
     articles, block = np.asarray(store.articles[r0:r1]), np.asarray(store.values[r0:r1])
-    scores = np.zeros(0)
-    if r1 > r0:
-        rows = state.layout.customer_rows(features.customers(store.customers[lo:hi]))
-        repeated = np.repeat(rows, np.diff(offsets[lo : hi + 1]), axis=0)
-        scores = score_rows(state, articles, block, repeated, threads)
-    for i in range(lo, hi):
-        a, b = int(offsets[i]) - r0, int(offsets[i + 1]) - r0
-        yield i, best_items(state, articles[a:b], block[a:b], scores[a:b], K) if b > a else []
+    scores = score_rows(state, articles, block, np.repeat(rows, counts, axis=0), threads)
+    table = state.articles
+    at, known = table.rows(articles.astype(np.int64))
+    sources = block[:, store.columns.index("best_source")].astype(np.int16)
+    group = np.repeat(np.arange(hi - lo), counts)
+    return grouped_top(group, hi - lo, articles, scores, sources, known & table.on_sale[at], K)
 
 
 def _segments(state: ServingState) -> tuple[np.ndarray, np.ndarray, dict[int, list[Item]]]:

@@ -4,9 +4,10 @@ Articles are few (~105k) and change once a week, so all their features are bulk-
 online store into an in-process matrix, keyed by article id; the cache reloads when a
 materialization (:func:`recsys.features.materialize.materialize`) has switched the online store
 to a new stamp (checked at most every ``refresh_s`` seconds). The customer is read per request.
-Every block is read from one whole materialization: SQLite through the Feast online store's
-``online_read`` on a connection bound to one database file, Redis by our own HMGET reader of the
-slot the stamp names (a MULTI that re-reads the stamp).
+Every block is read from one whole materialization: SQLite by one SELECT per view of Feast's
+table on the Feast online store's connection bound to one database file, Redis by our own HMGET
+reader of the slot the stamp names (a MULTI that re-reads the stamp). Both hand the stored
+``ValueProto`` bytes to one decoding loop (no per-value Python objects beyond the parse).
 Values equal those of ``FeatureStore.get_online_features``: numbers as float64 (exact for int32
 and float32), nulls as NaN; string features are kept apart, as objects.
 """
@@ -75,7 +76,7 @@ def _python(value: Value) -> Any:
     return None if kind is None else getattr(value, kind)
 
 
-Rows = list  # per entity: {feature name: ValueProto} or None (not in the online store)
+Cells = list  # (entity position, feature name, ValueProto bytes) of the entities found
 
 
 class _Moved(Exception):
@@ -97,7 +98,8 @@ NOTHING = Binding(None, np.zeros(0, np.int64), None)
 
 
 class _SqliteSource:
-    """Reads through a Feast ``SqliteOnlineStore``'s ``online_read``, one database file at a time.
+    """Reads Feast's SQLite online tables through a Feast ``SqliteOnlineStore``'s connection, one
+    database file at a time (the rows ``online_read`` reads, without its per-row timestamps).
 
     Materialization renames a new database over the live path. Feast's store caches its
     connection (``_conn``), which keeps reading the file it opened: so each binding has a Feast
@@ -126,15 +128,27 @@ class _SqliteSource:
             self.bound = Binding(*(found or (None, NOTHING.ids)), online)
         return self.bound
 
-    def read(self, bound: Binding, views: list[FeatureView], keys: list[EntityKey]) -> list[Rows]:
-        """Per view, the rows of ``keys`` in ``bound``'s database."""
+    def read(self, bound: Binding, views: list[FeatureView], keys: list[EntityKey]) -> list[Cells]:
+        """Per view, the cells of ``keys`` in ``bound``'s database."""
         if bound.reader is None:
-            return [[None] * len(keys) for _ in views]
+            return [[] for _ in views]
+        from feast.infra.online_stores.sqlite import _quote_id, _table_id
+
         config = self.store.config
-        return [
-            [feats or None for _, feats in bound.reader.online_read(config, v, keys, None)]
-            for v in views
-        ]
+        conn = bound.reader._get_conn(config)
+        versioned = config.registry.enable_online_feature_view_versioning
+        at: dict[bytes, list[int]] = {}  # an entity key's positions (a key may be asked twice)
+        version = config.entity_key_serialization_version
+        for r, key in enumerate(keys):
+            at.setdefault(serialize_entity_key(key, version), []).append(r)
+        marks = ",".join("?" * len(at))
+        out = []
+        for view in views:
+            table = _quote_id(_table_id(config.project, view, versioned))
+            query = f"SELECT entity_key, feature_name, value FROM {table} "
+            rows = conn.execute(f"{query}WHERE entity_key IN ({marks})", list(at))
+            out.append([(r, name, raw) for key, name, raw in rows for r in at[key]])
+        return out
 
 
 class _RedisSource:
@@ -161,10 +175,10 @@ class _RedisSource:
             self.bound = Binding(*found, suffix)
         return self.bound
 
-    def read(self, bound: Binding, views: list[FeatureView], keys: list[EntityKey]) -> list[Rows]:
-        """Per view, the rows of ``keys`` in ``bound``'s slot (:class:`_Moved` if it moved)."""
+    def read(self, bound: Binding, views: list[FeatureView], keys: list[EntityKey]) -> list[Cells]:
+        """Per view, the cells of ``keys`` in ``bound``'s slot (:class:`_Moved` if it moved)."""
         if bound.reader is None:
-            return [[None] * len(keys) for _ in views]
+            return [[] for _ in views]
         keys_bin = [serialize_entity_key(k, 3) + bound.reader for k in keys]
         fields = [_fields(v.name, tuple(f.name for f in v.features)) for v in views]
         with self.client.pipeline(transaction=True) as pipe:
@@ -177,19 +191,11 @@ class _RedisSource:
             raise _Moved
         out, at = [], 1
         for _, names in fields:
-            rows: Rows = []
-            for values in replies[at : at + len(keys_bin)]:
-                if all(v is None for v in values):
-                    rows.append(None)
-                    continue
-                feats = {}
-                for name, raw in zip(names, values[:-1], strict=True):  # last: the _ts field
-                    value = Value()
-                    if raw:
-                        value.ParseFromString(raw)
-                    feats[name] = value
-                rows.append(feats)
-            out.append(rows)
+            cells: Cells = []
+            for r, values in enumerate(replies[at : at + len(keys_bin)]):
+                if any(v is not None for v in values):  # last: the _ts field
+                    cells += [(r, n, raw or b"") for n, raw in zip(names, values[:-1], strict=True)]
+            out.append(cells)
             at += len(keys_bin)
         return out
 
@@ -225,18 +231,17 @@ def read_block(
             EntityKey(join_keys=[join_key], entity_values=[Value(int64_val=int(i))])
             for i in ids[start : start + CHUNK]
         ]
-        for rows in src.read(bound, views, keys):
-            for r, feats in enumerate(rows, start=start):
-                if not feats:
-                    continue
-                found[r] = True
-                for name, value in feats.items():
-                    kind, c = col[name]
-                    v = _python(value)
-                    if kind == "s":
-                        texts[r, c] = v
-                    elif v is not None:
-                        values[r, c] = v
+        value = Value()
+        for cells in src.read(bound, views, keys):
+            for r, name, raw in cells:
+                found[start + r] = True
+                value.ParseFromString(raw)  # clears the previous value first
+                v = _python(value)
+                kind, c = col[name]
+                if kind == "s":
+                    texts[start + r, c] = v
+                elif v is not None:
+                    values[start + r, c] = v
     return Block(list(numeric), values, list(strings), texts, found)
 
 

@@ -5,16 +5,19 @@ The weekly loop ranks them when it publishes (``serving.ahead``); servers only l
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from recsys.data.ids import customer_key
+from recsys.ranking.candidate_store import CandidateStore
 from recsys.schema import K
 from recsys.settings import Settings
-from serving.ahead import ranked_ahead, render_items
-from serving.answers import Answers
+from serving.ahead import precompute, ranked_ahead, render_items
+from serving.answers import Answers, segment_of
 from serving.api import _items
+from serving.model import ArticleTable
 from serving.recommender import Recommender
 from serving.scoring import cold_items, finish
 from tests.serving.test_recommender import UNKNOWN
@@ -37,14 +40,17 @@ def test_the_loop_published_the_answers_of_the_default_state(served: Settings) -
     assert rec.health()["answers_ranked_ahead"] == len(rec.state.model.candidates.customers)
 
 
-def real_time(rec: Recommender, customer_id: int, k: int) -> str:
-    """The items JSON of a real-time ranking, as the API writes it."""
-    return json.dumps(_items(rec.recommend(customer_id, k)), separators=(",", ":"))
+def real_time(rec: Recommender, customer_id: int, k: int, state=None) -> str:
+    """The items JSON of a real-time ranking (on ``state``, default the live one), as the API
+    writes it."""
+    items = rec.recommend(customer_id, k, state=state)
+    return json.dumps(_items(items), separators=(",", ":"))
 
 
 def ahead(answers: Answers, customer_id: int, k: int) -> str:
     """The items JSON answered ahead."""
-    return "[" + ",".join(answers.items_json(customer_id, k) or ["MISSING"]) + "]"
+    items = answers.items_json(customer_id, k)
+    return "MISSING" if items is None else "[" + ",".join(items) + "]"
 
 
 def test_every_customer_gets_the_real_time_list(rec: Recommender) -> None:
@@ -103,3 +109,29 @@ def test_answers_are_written_once_per_state_and_shared(served: Settings, rec: Re
     other = Recommender(served, on_sale_days=None)  # another on-sale set: another state
     assert other.state.key != key and other.state.answers is None
     assert not (root / other.state.key).exists()  # a server never ranks ahead itself
+
+
+def test_customers_with_nothing_on_sale_get_the_real_time_list(rec: Recommender) -> None:
+    """Every candidate of three customers taken off sale (and some best sellers with them):
+    those customers get their bucket's list, as a request would; everyone else's list is still
+    the real-time one, ranked, filtered and topped up alike (some lists stay short)."""
+    state = rec.state
+    store = state.model.candidates
+    off = np.unique(np.asarray(store.articles[: store.offsets[3]]))
+    table = state.articles
+    sold = replace(table, on_sale=table.on_sale & ~np.isin(table.ids, off))
+    state = replace(state, articles=sold, answers=None)
+    answers = precompute(state, rec.watched, 1)
+    nothing = [int(c) for i, c in enumerate(store.customers) if not on_sale(sold, store, i).any()]
+    assert len(nothing) >= 3 and (answers.lengths < K).any()  # few best sellers left on sale
+    for cid in [*store.customers, customer_key(UNKNOWN)]:
+        assert ahead(answers, int(cid), K) == real_time(rec, int(cid), K, state), cid
+    for cid in nothing:
+        code = segment_of(answers.segment_ids, answers.segment_codes, cid)
+        assert tuple(answers.items_json(cid, K) or ()) == answers.cold[code], cid
+
+
+def on_sale(table: ArticleTable, store: CandidateStore, i: int) -> np.ndarray:
+    """Which of store customer ``i``'s candidates are on sale in ``table``."""
+    rows, known = table.rows(np.asarray(store.articles[store.offsets[i] : store.offsets[i + 1]]))
+    return known & table.on_sale[rows]
