@@ -272,7 +272,7 @@ def finalize(frame: pd.DataFrame, source: str) -> pd.DataFrame:
             schema.SOURCE: pd.Categorical.from_codes(np.zeros(len(c), np.int8), [source]),
         }
     )
-    for col in extra:
-        values = frame[col] if order is None else frame[col].iloc[order]
-        out[col] = values.reset_index(drop=True)
-    return out
+    if not extra:
+        return out
+    rest = frame[extra] if order is None else frame[extra].iloc[order]
+    return pd.concat([out, rest.reset_index(drop=True)], axis=1)  # columns appended block-wise

@@ -97,7 +97,8 @@ class UnionRetriever(Retriever, kind="union", config=UnionConfig):
         order = np.arange(len(pairs)) if order is None else order
         kept = order[group_rank(c[order]) <= k]  # top_k, keeping which pairs survive
         frame = {schema.CUSTOMER_ID: c[kept], schema.ARTICLE_ID: a[kept], schema.SCORE: s[kept]}
-        return pd.DataFrame({**frame, **self._features(kept, inverse, member, score, ranks)})
+        features = self._features(kept, inverse, member, score, ranks)
+        return pd.concat([pd.DataFrame(frame), features], axis=1)
 
     def _member_arrays(
         self, customers: np.ndarray, context: np.ndarray
@@ -144,7 +145,7 @@ class UnionRetriever(Retriever, kind="union", config=UnionConfig):
         member: np.ndarray,
         score: np.ndarray,
         ranks: np.ndarray,
-    ) -> dict[str, Any]:
+    ) -> pd.DataFrame:
         """``<source>_score``/``_rank`` per member, ``n_sources`` and ``best_source`` of the
         ``kept`` pairs (positions in the chunk's pairs; ``inverse`` maps candidate rows to them).
         Only kept pairs get a row of the member x pair matrices."""
@@ -152,20 +153,24 @@ class UnionRetriever(Retriever, kind="union", config=UnionConfig):
         slot[kept] = np.arange(len(kept))
         row = slot[inverse]
         sel = row >= 0
-        n_members = len(self.config.sources)
-        score_m = np.full((n_members, len(kept)), np.nan, np.float32)
-        rank_m = np.full((n_members, len(kept)), np.nan, np.float32)
-        score_m[member[sel], row[sel]] = score[sel]
-        rank_m[member[sel], row[sel]] = ranks[sel]
-        out: dict[str, Any] = {}
-        for j, name in enumerate(self.source_names):
-            out[f"{name}_{schema.SCORE}"] = score_m[j]
-            out[f"{name}_{schema.RANK}"] = rank_m[j]
-        found = np.isfinite(rank_m)
-        out["n_sources"] = found.sum(axis=0).astype(np.int8)
-        best = np.argmin(np.where(found, rank_m, np.inf), axis=0)
-        out["best_source"] = pd.Categorical.from_codes(best, self.source_names)
-        return out
+        n_members, n_kept = len(self.config.sources), len(kept)
+        # one float32 block, a row per column (score, rank per member): pandas keeps it as is
+        block = np.full((2 * n_members, n_kept), np.nan, np.float32)
+        flat = 2 * member[sel].astype(np.int64) * n_kept + row[sel]
+        block.ravel()[flat], block.ravel()[flat + n_kept] = score[sel], ranks[sel]
+        columns = [f"{n}_{c}" for n in self.source_names for c in (schema.SCORE, schema.RANK)]
+        n_sources = np.zeros(n_kept, np.int8)
+        best, best_rank = np.zeros(n_kept, np.int8), np.full(n_kept, np.inf, np.float32)
+        for j in range(n_members):
+            ranked = block[2 * j + 1]
+            n_sources += np.isfinite(ranked)
+            better = ranked < best_rank  # strict: the first member wins ties, as argmin does
+            best[better], best_rank[better] = j, ranked[better]
+        tail = {
+            "n_sources": n_sources,
+            "best_source": pd.Categorical.from_codes(best, self.source_names),
+        }
+        return pd.concat([pd.DataFrame(block.T, columns=columns), pd.DataFrame(tail)], axis=1)
 
     def _empty(self) -> pd.DataFrame:
         frame = empty_candidates().iloc[:, :3]
