@@ -95,6 +95,12 @@ class VectorIndex:
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(ids, scores), each len(queries) x k; missing neighbours have id -1 and score -inf."""
+        pos, scores = self.search_positions(queries, k)
+        found = pos >= 0
+        return np.where(found, self.ids[np.where(found, pos, 0)], -1), scores
+
+    def search_positions(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Like :meth:`search`, with positions in the indexed ``ids`` (-1: missing) for ids."""
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         k = min(int(k), len(self.ids))
         if k <= 0 or len(queries) == 0 or self.index is None:
@@ -104,9 +110,7 @@ class VectorIndex:
             )
         set_threads(self.threads)
         scores, pos = self.index.search(queries, k)
-        found = pos >= 0
-        ids = np.where(found, self.ids[np.where(found, pos, 0)], -1)
-        return ids, np.where(found, scores, -np.inf).astype(np.float32)
+        return pos, np.where(pos >= 0, scores, -np.inf).astype(np.float32)
 
     def settings(self) -> dict:
         """The knobs, JSON-able (saved next to the index)."""

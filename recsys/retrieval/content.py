@@ -20,11 +20,13 @@ import pandas as pd
 
 from recsys import schema
 from recsys.retrieval.ann import IndexKind, VectorIndex
-from recsys.retrieval.base import NotFittedError, Retriever, top_k
+from recsys.retrieval.base import NotFittedError, Retriever, is_sorted, top_k
 from recsys.retrieval.config import RetrieverConfig
 from recsys.retrieval.encoders import EncoderKind, l2_normalize
 from recsys.retrieval.encoders.memo import encode_remembered
+from recsys.retrieval.groupsum import group_sums
 from recsys.retrieval.history import History
+from recsys.retrieval.repurchase import rows_of
 from recsys.retrieval.state import load_arrays, load_frame, save_arrays, save_frame
 
 CHUNK_PAIRS = 4_000_000  # (customer, seed, neighbour) rows scored at a time
@@ -125,7 +127,7 @@ class ContentRetriever(Retriever, kind="content", config=ContentConfig):
 
     def _seed_pairs(self, customers: np.ndarray, context: np.ndarray) -> pd.DataFrame:
         """``customer_id, article_id, weight``: the asked customers' seeds plus the context."""
-        seeds = self.seeds[self.seeds[schema.CUSTOMER_ID].isin(customers)]
+        seeds = self.seeds.iloc[self._seed_rows(customers)]
         known, _ = self._positions(context)
         ctx = np.asarray(context, np.int32)[known]
         if len(ctx) == 0 or len(customers) == 0:
@@ -143,6 +145,39 @@ class ContentRetriever(Retriever, kind="content", config=ContentConfig):
             .sum()
             .reset_index()
         )
+
+    def _seed_rows(self, customers: np.ndarray) -> np.ndarray:
+        """Positions, in table order, of the seed rows of ``customers`` (a binary search per
+        customer in the customer-sorted seed table, not a scan of it)."""
+        if len(self.seeds) == 0:
+            return np.zeros(0, np.int64)
+        owners = self._cached("seed_owners", self.seeds, self._seed_owners)
+        if owners is None:  # not sorted by customer (never, as fitted): scan
+            return np.flatnonzero(self.seeds[schema.CUSTOMER_ID].isin(customers).to_numpy())
+        return np.sort(rows_of(owners, np.asarray(customers, np.int64)))
+
+    def _seed_owners(self) -> np.ndarray | None:
+        """The seed table's customer column if sorted, else None."""
+        owners = self.seeds[schema.CUSTOMER_ID].to_numpy(np.int64)
+        return owners if is_sorted(owners) else None
+
+    def _neighbours(self, depth: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``depth`` nearest indexed articles (ids, scores) of every catalogue article, row
+        for row with ``self.vectors``: searched once per depth, then shared by every call."""
+
+        def search() -> tuple[np.ndarray, np.ndarray]:
+            ids, scores = self.index.search(self.vectors, depth)
+            return ids.astype(np.int32), scores
+
+        return self._cached(f"neighbours@{depth}", self.index, search)
+
+    def _cached(self, name: str, source: object, build):
+        """``build()`` memoised while ``source`` (the object it derives from) is unchanged."""
+        cache = self.__dict__.setdefault("_derived", {})
+        hit = cache.get(name)
+        if hit is None or hit[0] is not source:
+            hit = cache[name] = (source, build())
+        return hit[1]
 
     def _retrieve(self, customers: np.ndarray, k: int, context: np.ndarray) -> pd.DataFrame:
         pairs = self._seed_pairs(customers, context)
@@ -170,53 +205,34 @@ class ContentRetriever(Retriever, kind="content", config=ContentConfig):
         """
         cfg = self.config
         extra = int(cfg.exclude_seeds) * cfg.max_seeds
-        seed_ids, inv = np.unique(pairs[schema.ARTICLE_ID].to_numpy(), return_inverse=True)
-        inv = inv.ravel()
-        _, pos = self._positions(seed_ids)
-        depth = max(cfg.neighbours, k) + extra
-        nb_ids, nb_scores = self.index.search(self.vectors[pos], depth)
-        n_seeds = pairs.groupby(schema.CUSTOMER_ID)[schema.ARTICLE_ID].transform("size").to_numpy()
-        take = np.minimum(np.maximum(cfg.neighbours, -(-k // n_seeds)) + extra, nb_ids.shape[1])
+        nb_ids, nb_scores = self._neighbours(max(cfg.neighbours, k) + extra)
+        _, seed_row = self._positions(pairs[schema.ARTICLE_ID].to_numpy())
         cust = pairs[schema.CUSTOMER_ID].to_numpy(np.int64)  # sorted: pairs come grouped
-        weight = pairs["weight"].to_numpy(np.float32)
         first = np.r_[True, cust[1:] != cust[:-1]]
+        n_seeds = np.diff(np.r_[np.flatnonzero(first), len(cust)])[np.cumsum(first) - 1]
+        take = np.minimum(np.maximum(cfg.neighbours, -(-k // n_seeds)) + extra, nb_ids.shape[1])
+        weight = pairs["weight"].to_numpy(np.float32)
         chunk = (np.cumsum(take) - take)[first][np.cumsum(first) - 1] // CHUNK_PAIRS
         frames = []
         edges = np.r_[np.flatnonzero(np.r_[True, chunk[1:] != chunk[:-1]]), len(chunk)]
         for lo, hi in zip(edges[:-1], edges[1:], strict=True):
-            part = self._expand(
-                cust[lo:hi], inv[lo:hi], weight[lo:hi], take[lo:hi], nb_ids, nb_scores
+            c, a, score = self._expand(
+                cust[lo:hi], seed_row[lo:hi], weight[lo:hi], take[lo:hi], nb_ids, nb_scores
             )
-            part = (
-                part.groupby([schema.CUSTOMER_ID, schema.ARTICLE_ID], sort=False)[schema.SCORE]
-                .sum()
-                .reset_index()
-            )
-            frames.append(
-                top_k(
-                    part[schema.CUSTOMER_ID].to_numpy(),
-                    part[schema.ARTICLE_ID].to_numpy(),
-                    part[schema.SCORE].to_numpy(),
-                    k + extra,
-                )
-            )
+            keys, sums = group_sums((np.searchsorted(cust[lo:hi], c) << 32) | a, score)
+            pos, art = keys >> 32, (keys & 0xFFFFFFFF).astype(np.int32)
+            frames.append(top_k(cust[lo:hi][pos], art, sums, k + extra))
         return pd.concat(frames, ignore_index=True)
 
     @staticmethod
-    def _expand(cust, seed_row, weight, take, nb_ids, nb_scores) -> pd.DataFrame:
-        """One row per (customer, neighbour) of each seed pair: ``take`` neighbours per pair."""
+    def _expand(cust, seed_row, weight, take, nb_ids, nb_scores):
+        """(customer, article, score) per neighbour of each seed pair: ``take`` per pair."""
         pair = np.repeat(np.arange(len(cust)), take)
         col = np.arange(len(pair)) - np.repeat(np.cumsum(take) - take, take)
         ids = nb_ids[seed_row[pair], col]
         score = weight[pair] * nb_scores[seed_row[pair], col]
         ok = ids >= 0
-        return pd.DataFrame(
-            {
-                schema.CUSTOMER_ID: cust[pair][ok],
-                schema.ARTICLE_ID: ids[ok].astype(np.int32),
-                schema.SCORE: score[ok],
-            }
-        )
+        return cust[pair][ok], ids[ok].astype(np.int64), score[ok]
 
     def _score_mean(self, pairs: pd.DataFrame, k: int) -> pd.DataFrame:
         """Similarity of each candidate to the customer's weighted mean seed vector."""

@@ -22,6 +22,7 @@ from recsys import schema
 from recsys.retrieval.base import NotFittedError, Retriever, empty_candidates, group_rank
 from recsys.retrieval.config import RetrieverConfig
 from recsys.retrieval.history import History
+from recsys.retrieval.rowtop import row_top
 from recsys.retrieval.state import load_arrays, save_arrays
 
 PRODUCT_BUDGET = 8_000_000  # non-zeros of one chunk of H @ S (bounds memory when scoring)
@@ -201,7 +202,7 @@ def score_through(
         if exclude_seeds:
             product = (product - product.multiply(block.astype(bool))).tocsr()
             product.eliminate_zeros()
-        rows, cols, vals = top_per_row(product, k)
+        rows, cols, vals = row_top(product, k)
         out.append((rows + lo, cols, vals))
     if not out:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)

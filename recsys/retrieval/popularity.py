@@ -86,30 +86,22 @@ def ranked_lists(
 def repeat_lists(
     customers: np.ndarray, cust_seg: np.ndarray, lists: dict[str, np.ndarray], k: int
 ) -> pd.DataFrame:
-    """Each customer gets the first ``k`` entries of their segment's list (np.repeat/np.tile)."""
-    parts = []
-    for seg in np.unique(cust_seg):
-        sel = lists["segment"] == seg
-        arts, scores = lists["article"][sel][:k], lists["score"][sel][:k]
-        who = customers[cust_seg == seg]
-        parts.append(
-            pd.DataFrame(
-                {
-                    schema.CUSTOMER_ID: np.repeat(who, len(arts)),
-                    schema.ARTICLE_ID: np.tile(arts, len(who)),
-                    schema.SCORE: np.tile(scores, len(who)),
-                }
-            )
-        )
-    if not parts:
-        return pd.DataFrame(
-            {
-                schema.CUSTOMER_ID: np.zeros(0, np.int64),
-                schema.ARTICLE_ID: np.zeros(0, np.int32),
-                schema.SCORE: np.zeros(0, np.float32),
-            }
-        )
-    return pd.concat(parts, ignore_index=True)
+    """Each customer gets the first ``k`` entries of their segment's list, rows in customer order
+    (as given) then list order: one gather, no per-segment frames, nothing left to sort."""
+    segment = np.asarray(lists["segment"], np.int64)
+    sizes = np.bincount(segment, minlength=int(cust_seg.max(initial=0)) + 1)
+    starts = np.cumsum(sizes) - sizes  # lists are grouped by segment, in segment order
+    seg = np.asarray(cust_seg, np.int64)
+    lengths = np.minimum(sizes[seg], k) if len(seg) else np.zeros(0, np.int64)
+    offsets = np.repeat(starts[seg] - (np.cumsum(lengths) - lengths), lengths)
+    take = offsets + np.arange(int(lengths.sum()))
+    return pd.DataFrame(
+        {
+            schema.CUSTOMER_ID: np.repeat(np.asarray(customers, np.int64), lengths),
+            schema.ARTICLE_ID: np.asarray(lists["article"], np.int32)[take],
+            schema.SCORE: np.asarray(lists["score"], np.float32)[take],
+        }
+    )
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import pandas as pd
 from recsys import schema
 from recsys.retrieval.base import Retriever, top_k
 from recsys.retrieval.config import RetrieverConfig
+from recsys.retrieval.groupsum import group_sums
 from recsys.retrieval.history import History
 from recsys.retrieval.repurchase import customer_article_weights, rows_of
 from recsys.retrieval.state import load_arrays, save_arrays
@@ -46,6 +47,14 @@ def pair_keys(customers: np.ndarray, c: np.ndarray, a: np.ndarray) -> np.ndarray
     """One int64 per (customer, article) pair; ``customers`` sorted and holding every ``c``."""
     pos = np.searchsorted(customers, c).astype(np.int64)
     return (pos << 32) | a.astype(np.int64) & 0xFFFFFFFF
+
+
+def sorted_member(keys: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """``np.isin(keys, sorted_set)`` by binary search (``sorted_set`` sorted ascending)."""
+    if len(sorted_set) == 0:
+        return np.zeros(len(keys), bool)
+    pos = np.minimum(np.searchsorted(sorted_set, keys), len(sorted_set) - 1)
+    return sorted_set[pos] == keys
 
 
 @dataclass(frozen=True)
@@ -128,15 +137,18 @@ class SiblingsRetriever(Retriever, kind="siblings", config=SiblingsConfig):
     def _retrieve(self, customers: np.ndarray, k: int, context: np.ndarray) -> pd.DataFrame:
         st = self._state
         seeds = self._seeds(customers, context)
-        per_code = seeds.groupby(["c", "p"], sort=False)["w"].sum()
-        pc = per_code.index.get_level_values(1).to_numpy(np.int64)
+        c, p = seeds["c"].to_numpy(np.int64), seeds["p"].to_numpy(np.int64)
+        codes, p_code = np.unique(p, return_inverse=True)
+        pos = np.searchsorted(customers, c)
+        keys, weight = group_sums(pos * max(len(codes), 1) + p_code.ravel(), seeds["w"].to_numpy())
+        pc = codes[keys % max(len(codes), 1)]  # per (customer, code): the summed weight
         rows = rows_of(st["codes"], pc)
         counts = np.searchsorted(st["codes"], pc, "right") - np.searchsorted(st["codes"], pc)
-        cust = np.repeat(per_code.index.get_level_values(0).to_numpy(np.int64), counts)
-        score = np.repeat(per_code.to_numpy(np.float64), counts) * st["shares"][rows]
+        cust = np.repeat(customers[keys // max(len(codes), 1)], counts)
+        score = np.repeat(weight.astype(np.float64), counts) * st["shares"][rows]
         arts = st["siblings"][rows]
-        seen = pair_keys(customers, seeds["c"].to_numpy(), seeds["a"].to_numpy())
-        fresh = ~np.isin(pair_keys(customers, cust, arts), seen)
+        seen = np.sort(pair_keys(customers, c, seeds["a"].to_numpy()))
+        fresh = ~sorted_member(pair_keys(customers, cust, arts), seen)
         return top_k(cust[fresh], arts[fresh], score[fresh], k)
 
     def _save_state(self, path: Path) -> None:

@@ -72,9 +72,15 @@ def lookup(vocab: np.ndarray, keys: np.ndarray) -> np.ndarray:
 
 
 def take(table: np.ndarray, pos: np.ndarray) -> np.ndarray:
-    """Rows ``pos - 1`` of ``table`` (1-based positions from :func:`lookup`); zeros for 0."""
-    padded = np.concatenate([np.zeros((1, *table.shape[1:]), table.dtype), table])
-    return padded[pos]
+    """Rows ``pos - 1`` of ``table`` (1-based positions from :func:`lookup`); zeros for 0.
+
+    Gathers only the asked rows (the table, one row per customer, is never copied)."""
+    pos = np.asarray(pos)
+    if len(table) == 0:
+        return np.zeros((len(pos), *table.shape[1:]), table.dtype)
+    rows = table[np.maximum(pos - 1, 0)]
+    rows[pos == 0] = 0
+    return rows
 
 
 def age_bucket(ages: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from recsys import schema
-from recsys.retrieval.base import Retriever, empty_candidates, top_k
+from recsys.retrieval.base import Retriever, candidate_order, empty_candidates, group_rank
 from recsys.retrieval.config import RetrieverConfig
 from recsys.retrieval.history import History
 from recsys.retrieval.sources import DEFAULT_SOURCES, SourceSpec, parse_sources
@@ -83,60 +83,94 @@ class UnionRetriever(Retriever, kind="union", config=UnionConfig):
 
     def _merge(self, customers: np.ndarray, k: int, context: np.ndarray) -> pd.DataFrame:
         """One chunk: every member's quota, deduped into pairs, fused by RRF, cut to ``k``."""
-        long = self.member_candidates(customers, context)
-        if long.empty:
+        long = self._member_arrays(customers, context)
+        if long is None:
             return self._empty()
-        cust = long[schema.CUSTOMER_ID].to_numpy(np.int64)
-        art = long[schema.ARTICLE_ID].to_numpy(np.int64)
+        cust, art, score, ranks, member = long
         pos = np.searchsorted(customers, cust)  # customers are sorted and unique
         pairs, inverse = np.unique((pos << 32) | art, return_inverse=True)
-        member = long[schema.SOURCE].cat.codes.to_numpy()
-        ranks = long[schema.RANK].to_numpy(np.float32)
-        fused = np.zeros(len(pairs), np.float64)
-        np.add.at(fused, inverse, 1.0 / (RRF_K + ranks))
-        kept = top_k(customers[pairs >> 32], (pairs & 0xFFFFFFFF).astype(np.int32), fused, k)
-        index = np.searchsorted(
-            pairs,
-            (np.searchsorted(customers, kept[schema.CUSTOMER_ID]) << 32)
-            | kept[schema.ARTICLE_ID].to_numpy(np.int64),
-        )
-        return self._features(kept, long, inverse, member, ranks, index)
+        inverse = inverse.ravel()
+        fused = np.bincount(inverse, weights=1.0 / (RRF_K + ranks), minlength=len(pairs))
+        c, a = customers[pairs >> 32], (pairs & 0xFFFFFFFF).astype(np.int32)
+        s = fused.astype(np.float32)
+        order = candidate_order(c, s, a)
+        order = np.arange(len(pairs)) if order is None else order
+        kept = order[group_rank(c[order]) <= k]  # top_k, keeping which pairs survive
+        frame = {schema.CUSTOMER_ID: c[kept], schema.ARTICLE_ID: a[kept], schema.SCORE: s[kept]}
+        features = self._features(kept, inverse, member, score, ranks)
+        return pd.concat([pd.DataFrame(frame), features], axis=1)
+
+    def _member_arrays(
+        self, customers: np.ndarray, context: np.ndarray
+    ) -> tuple[np.ndarray, ...] | None:
+        """Every member's candidates concatenated: (customer, article, score, rank, member
+        index); None when no member proposes anything."""
+        parts = []
+        for j, spec in enumerate(self.config.sources):
+            frame = self.members[spec.name].retrieve(customers, spec.quota, context)
+            if len(frame):
+                parts.append(
+                    (
+                        frame[schema.CUSTOMER_ID].to_numpy(np.int64),
+                        frame[schema.ARTICLE_ID].to_numpy(np.int64),
+                        frame[schema.SCORE].to_numpy(np.float32),
+                        frame[schema.RANK].to_numpy(np.float32),
+                        np.full(len(frame), j, np.int8),
+                    )
+                )
+        if not parts:
+            return None
+        return tuple(np.concatenate(column) for column in zip(*parts, strict=True))
 
     def member_candidates(self, customers: np.ndarray, context: np.ndarray) -> pd.DataFrame:
         """Long frame of every member's candidates (each up to its quota), ``source`` = member."""
-        frames = []
-        for spec in self.config.sources:
-            frame = self.members[spec.name].retrieve(customers, spec.quota, context)
-            if len(frame):
-                frames.append(frame.iloc[:, :5])
-        if not frames:
+        long = self._member_arrays(customers, context)
+        if long is None:
             return pd.DataFrame()
-        long = pd.concat(frames, ignore_index=True)
-        long[schema.SOURCE] = pd.Categorical(long[schema.SOURCE].astype(str), self.source_names)
-        return long
+        cust, art, score, ranks, member = long
+        return pd.DataFrame(
+            {
+                schema.CUSTOMER_ID: cust,
+                schema.ARTICLE_ID: art.astype(np.int32),
+                schema.SCORE: score,
+                schema.RANK: ranks.astype(np.int32),
+                schema.SOURCE: pd.Categorical.from_codes(member, self.source_names),
+            }
+        )
 
     def _features(
         self,
-        kept: pd.DataFrame,
-        long: pd.DataFrame,
+        kept: np.ndarray,
         inverse: np.ndarray,
         member: np.ndarray,
+        score: np.ndarray,
         ranks: np.ndarray,
-        index: np.ndarray,
     ) -> pd.DataFrame:
-        """Adds ``<source>_score``/``_rank`` per member, ``n_sources`` and ``best_source``."""
-        n_pairs, n_members = int(inverse.max()) + 1, len(self.config.sources)
-        score_m = np.full((n_pairs, n_members), np.nan, np.float32)
-        rank_m = np.full((n_pairs, n_members), np.nan, np.float32)
-        score_m[inverse, member] = long[schema.SCORE].to_numpy(np.float32)
-        rank_m[inverse, member] = ranks
-        for j, name in enumerate(self.source_names):
-            kept[f"{name}_{schema.SCORE}"] = score_m[index, j]
-            kept[f"{name}_{schema.RANK}"] = rank_m[index, j]
-        kept["n_sources"] = np.isfinite(rank_m[index]).sum(axis=1).astype(np.int8)
-        best = np.argmin(np.where(np.isfinite(rank_m[index]), rank_m[index], np.inf), axis=1)
-        kept["best_source"] = pd.Categorical.from_codes(best, self.source_names)
-        return kept
+        """``<source>_score``/``_rank`` per member, ``n_sources`` and ``best_source`` of the
+        ``kept`` pairs (positions in the chunk's pairs; ``inverse`` maps candidate rows to them).
+        Only kept pairs get a row of the member x pair matrices."""
+        slot = np.full(int(inverse.max()) + 1, -1, np.int64)
+        slot[kept] = np.arange(len(kept))
+        row = slot[inverse]
+        sel = row >= 0
+        n_members, n_kept = len(self.config.sources), len(kept)
+        # one float32 block, a row per column (score, rank per member): pandas keeps it as is
+        block = np.full((2 * n_members, n_kept), np.nan, np.float32)
+        flat = 2 * member[sel].astype(np.int64) * n_kept + row[sel]
+        block.ravel()[flat], block.ravel()[flat + n_kept] = score[sel], ranks[sel]
+        columns = [f"{n}_{c}" for n in self.source_names for c in (schema.SCORE, schema.RANK)]
+        n_sources = np.zeros(n_kept, np.int8)
+        best, best_rank = np.zeros(n_kept, np.int8), np.full(n_kept, np.inf, np.float32)
+        for j in range(n_members):
+            ranked = block[2 * j + 1]
+            n_sources += np.isfinite(ranked)
+            better = ranked < best_rank  # strict: the first member wins ties, as argmin does
+            best[better], best_rank[better] = j, ranked[better]
+        tail = {
+            "n_sources": n_sources,
+            "best_source": pd.Categorical.from_codes(best, self.source_names),
+        }
+        return pd.concat([pd.DataFrame(block.T, columns=columns), pd.DataFrame(tail)], axis=1)
 
     def _empty(self) -> pd.DataFrame:
         frame = empty_candidates().iloc[:, :3]

@@ -52,15 +52,18 @@ def lookup(ids: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 
 def neighbour_matrix(
-    asked: np.ndarray, found_ids: np.ndarray, sims: np.ndarray, pool: np.ndarray, n: int
+    asked_pos: np.ndarray, found: np.ndarray, sims: np.ndarray, pool_size: int, n: int
 ) -> sp.csr_matrix:
-    """Asked customers x ``pool``: similarities to each one's ``n`` nearest other customers."""
-    valid = (found_ids >= 0) & (found_ids != asked[:, None]) & (sims > 0)
+    """Asked customers x pool: similarities to each one's ``n`` nearest other customers.
+
+    ``found`` holds pool positions (-1: none), ``asked_pos`` each asked customer's own pool
+    position (-1 if not in the pool), so a customer never votes for themselves.
+    """
+    valid = (found >= 0) & (found != asked_pos[:, None]) & (sims > 0)
     valid &= np.cumsum(valid, axis=1) <= n
-    rows = np.broadcast_to(np.arange(len(asked))[:, None], valid.shape)[valid]
-    cols, _ = lookup(pool, found_ids[valid])
-    shape = (len(asked), len(pool))
-    return sp.csr_matrix((sims[valid].astype(np.float32), (rows, cols)), shape=shape)
+    rows = np.broadcast_to(np.arange(len(asked_pos))[:, None], valid.shape)[valid]
+    shape = (len(asked_pos), pool_size)
+    return sp.csr_matrix((sims[valid].astype(np.float32), (rows, found[valid])), shape=shape)
 
 
 @dataclass(frozen=True)
@@ -150,8 +153,16 @@ class UserUserRetriever(Retriever, kind="useruser", config=UserUserConfig):
         """Candidates of one batch of query customers: their neighbours' weighted purchases."""
         assert self.index is not None
         cfg = self.config
-        found, sims = self.index.search(vecs, cfg.n_neighbours + 1)
-        votes = neighbour_matrix(asked, found, sims, self.pool, cfg.n_neighbours)
+        found, sims = self.index.search_positions(vecs, cfg.n_neighbours + 1)
+        if not np.array_equal(self.index.ids, self.pool):  # as fitted, the index is the pool
+            rows, known = lookup(self.pool, self.index.ids)
+            found = np.where(found >= 0, np.where(known, rows, -1)[found], -1)
+        # unchanged behaviour: neighbours with a negative customer id are skipped (the id-based
+        # version read every negative id as the "no neighbour" mark -1)
+        found = np.where((found >= 0) & (self.pool[np.maximum(found, 0)] >= 0), found, -1)
+        pos, in_pool = lookup(self.pool, asked)
+        own = np.where(in_pool, pos, -1)
+        votes = neighbour_matrix(own, found, sims, len(self.pool), cfg.n_neighbours)
         votes.data **= cfg.sim_power
         rows, cols, vals = score_through(votes, self.bought, k, exclude_seeds=False)
         return pd.DataFrame(

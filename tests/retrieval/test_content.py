@@ -124,3 +124,14 @@ def test_approximate_indexes_agree_on_the_tiny_world(history, index: str) -> Non
     pairs = [schema.CUSTOMER_ID, schema.ARTICLE_ID]
     overlap = len(exact[pairs].merge(approx[pairs])) / len(exact)
     assert overlap > 0.8
+
+
+def test_chunks_give_the_same_candidates_as_one_call(history) -> None:
+    """Neighbour lists are searched once per depth, so chunking cannot change a score."""
+    model = ContentRetriever(encoder="metadata").fit(history)
+    buyers = np.sort(history.recent(60)[schema.CUSTOMER_ID].unique())
+    whole = model.retrieve(buyers, 20)
+    parts = [model.retrieve(buyers[lo : lo + 7], 20) for lo in range(0, len(buyers), 7)]
+    pd.testing.assert_frame_equal(pd.concat(parts, ignore_index=True), whole)
+    seeds = model.seeds[model.seeds[schema.CUSTOMER_ID].isin(buyers[:5])]
+    pd.testing.assert_frame_equal(model._seed_pairs(buyers[:5], np.zeros(0, np.int32)), seeds)

@@ -85,3 +85,20 @@ def test_segments_of_says_whose_list_each_customer_gets() -> None:
     flat = PopularityRetriever(mode="global", days=7).fit(HISTORY)
     assert flat.segments_of(np.array([1, 3, 99])).tolist() == [0, 0, 0]
     assert len(flat.segment_table()[0]) == 0
+
+
+def test_lists_come_out_in_customer_order_and_need_no_sort() -> None:
+    from recsys.retrieval.base import candidate_order
+    from recsys.retrieval.popularity import repeat_lists
+
+    lists = {
+        "segment": np.array([0, 0, 0, 2, 2], np.int8),
+        "article": np.array([7, 8, 9, 1, 2], np.int32),
+        "score": np.array([0.5, 0.3, 0.2, 0.6, 0.4], np.float32),
+    }
+    customers = np.array([10, 11, 12, 13], np.int64)
+    out = repeat_lists(customers, np.array([2, 0, 1, 2], np.int8), lists, 2)
+    assert out[schema.CUSTOMER_ID].tolist() == [10, 10, 11, 11, 13, 13]  # 12: empty segment 1
+    assert out[schema.ARTICLE_ID].tolist() == [1, 2, 7, 8, 1, 2]
+    c, s, a = (out[col].to_numpy() for col in (schema.CUSTOMER_ID, schema.SCORE, schema.ARTICLE_ID))
+    assert candidate_order(c, s, a) is None

@@ -18,6 +18,7 @@ from recsys.retrieval.twotower import (
     dynamic_buckets,
     lookup,
     previous_items,
+    take,
 )
 
 CUTOFF = dt.date(2020, 9, 16)
@@ -31,6 +32,15 @@ def test_lookup_and_age_buckets() -> None:
     assert lookup(vocab, np.array([5, 4, 9, 100])).tolist() == [2, 0, 3, 0]
     assert lookup(np.zeros(0, np.int64), np.array([1])).tolist() == [0]
     assert age_bucket(np.array([np.nan, 15, 16, 24.9, 25, 70])).tolist() == [0, 1, 2, 2, 3, 7]
+
+
+def test_take_gathers_rows_and_zeros_unknowns_without_touching_the_table() -> None:
+    table = np.arange(12, dtype=np.int32).reshape(4, 3)
+    got = take(table, np.array([0, 1, 4, 0, 2]))
+    assert got.tolist() == [[0, 0, 0], [0, 1, 2], [9, 10, 11], [0, 0, 0], [3, 4, 5]]
+    assert table.tolist() == np.arange(12).reshape(4, 3).tolist()
+    assert take(np.arange(3, dtype=np.int8), np.array([0, 3])).tolist() == [0, 2]
+    assert take(np.zeros((0, 3), np.int32), np.array([0, 0])).shape == (2, 3)
 
 
 def test_bags_hold_earlier_days_of_the_same_customer_only() -> None:
