@@ -31,7 +31,7 @@ import pyarrow as pa
 from feast import FeatureStore, FeatureView
 from tqdm.auto import tqdm
 
-from recsys.features import snapshots, sqlite_rows
+from recsys.features import redis_rows, snapshots, sqlite_rows
 from recsys.features.snapshots import SnapshotError
 from recsys.features.store import (
     IDS_KEY,
@@ -367,27 +367,39 @@ def _write_redis(
     store: FeatureStore, view: FeatureView, table: pa.Table, key: str, suffix: bytes, bar: tqdm
 ) -> None:
     """HSET one view's fields (and its ``_ts:`` field) into each entity's hash of a slot
-    (Feast's key ``entity key + project`` with the slot's ``suffix`` instead of the project)."""
+    (Feast's key ``entity key + project`` with the slot's ``suffix`` instead of the project).
+
+    The commands of a batch are built in bulk (:mod:`recsys.features.redis_rows`) in a thread
+    while the previous batch is sent and its replies read.
+    """
     from feast.infra.online_stores.helpers import _mmh3
     from google.protobuf.timestamp_pb2 import Timestamp
 
     client = redis_client(store)
     ts = Timestamp()
     ts.FromDatetime(table.column("event_timestamp")[0].as_py())
-    ts_field, ts_bytes = f"_ts:{view.name}", ts.SerializeToString()
+    extra = {f"_ts:{view.name}".encode(): ts.SerializeToString()}
     feats = [f.name for f in view.features]
     fields = [_mmh3(f"{view.name}:{f}") for f in feats]
-    for rows in _batches(len(table), BATCH // 4):
+
+    def prepare(rows: slice) -> tuple[int, bytes]:
         part = table.slice(rows.start, rows.stop - rows.start)
-        keys = entity_keys(key, part.column(key).to_numpy())
-        cols = [encode_values(part.column(f)) for f in feats]
-        with client.pipeline(transaction=False) as pipe:
-            for i, k in enumerate(keys):
-                mapping = dict(zip(fields, (c[i] for c in cols), strict=True))
-                mapping[ts_field] = ts_bytes
-                pipe.hset(k + suffix, mapping=mapping)
-            pipe.execute()
-        bar.update(len(part) * len(feats))
+        keys = entity_key_matrix(key, part.column(key).to_numpy())
+        keys = np.concatenate([keys, np.tile(np.frombuffer(suffix, np.uint8), (len(part), 1))], 1)
+        keys = redis_rows.binary_array(keys, np.full(len(part), keys.shape[1]))
+        values = [redis_rows.binary_array(*value_matrix(part.column(f))) for f in feats]
+        return len(part), redis_rows.hset_commands(keys, fields, values, extra)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        batches = _batches(len(table), BATCH // 4)
+        pending = pool.submit(prepare, next(batches, slice(0, 0)))
+        for rows in itertools.chain(batches, [None]):
+            n, commands = pending.result()
+            if rows is not None:
+                pending = pool.submit(prepare, rows)
+            if n:
+                redis_rows.send(client, commands, n)
+            bar.update(n * len(feats))
 
 
 def _unlink_matching(client: Any, pattern: bytes) -> int:
