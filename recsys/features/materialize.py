@@ -265,6 +265,15 @@ def _live_ddl(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
     return [(kind, name, sql) for kind, name, table, sql in rows if table != STAMP_TABLE]
 
 
+def _drop_indexes(conn: sqlite3.Connection) -> None:
+    """Drop the (explicit) indexes of the database being built; the primary keys stay."""
+    rows = conn.execute(
+        "SELECT name FROM main.sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+    ).fetchall()
+    for (name,) in rows:
+        conn.execute(f'DROP INDEX main."{name}"')
+
+
 def _feast_ddl(conn: sqlite3.Connection, store: FeatureStore, views: list[FeatureView]) -> None:
     """Feast's own DDL for ``views`` (``CREATE ... IF NOT EXISTS``, columns added if missing)
     run on the connection of the database being built."""
@@ -326,6 +335,7 @@ def _publish_sqlite(
         }
         tables_now = {name for kind, name, _ in ddl if kind == "table"}
         _feast_ddl(conn, store, [v for name, v in ours.items() if name not in tables_now])
+        _drop_indexes(conn)  # Feast's, of tables new here: they are all built after the rows
         for kind, names in VIEWS.items():
             start = time.perf_counter()
             for name in names:
