@@ -31,7 +31,7 @@ import pyarrow as pa
 from feast import FeatureStore, FeatureView
 from tqdm.auto import tqdm
 
-from recsys.features import snapshots
+from recsys.features import redis_rows, snapshots, sqlite_rows
 from recsys.features.snapshots import SnapshotError
 from recsys.features.store import (
     IDS_KEY,
@@ -125,20 +125,16 @@ def _varint_matrix(values: np.ndarray, tag: int) -> tuple[np.ndarray, np.ndarray
     return matrix, 1 + n_groups
 
 
-def encode_values(column: pa.Array | pa.ChunkedArray) -> list[bytes]:
-    """Serialised ``ValueProto`` of each value, byte for byte as Feast's materialization does.
+def value_matrix(column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """Serialised ``ValueProto`` of each value as (row-per-value byte matrix, lengths): row
+    ``i`` cut to ``lengths[i]`` bytes is value ``i``'s bytes, as Feast's materialization writes.
 
-    Nulls and float NaN become the empty Value (``b""``), which Feast reads back as None.
+    Nulls and float NaN have length 0 (the empty Value), which Feast reads back as None.
     """
     column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     valid = ~np.asarray(column.is_null().to_numpy(zero_copy_only=False), dtype=bool)
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-        from feast.protos.feast.types.Value_pb2 import Value
-
-        return [
-            Value(string_val=s).SerializeToString() if s is not None else b""
-            for s in column.to_pylist()
-        ]
+        return _string_matrix(column.to_pylist())
     if column.type in _FIXED:
         tag, fmt, width = _FIXED[column.type]
         values = column.fill_null(0).to_numpy().astype(fmt)
@@ -152,17 +148,43 @@ def encode_values(column: pa.Array | pa.ChunkedArray) -> list[bytes]:
         matrix, lengths = _varint_matrix(values, _VARINT[column.type])
     else:
         raise TypeError(f"no ValueProto encoding for Arrow type {column.type}")
-    return _binary_list(matrix, np.where(valid, lengths, 0))
+    return matrix, np.where(valid, lengths, 0)
+
+
+def _string_matrix(strings: list[str | None]) -> tuple[np.ndarray, np.ndarray]:
+    """(byte matrix, lengths) of ``Value(string_val=s)`` of each string (None: empty)."""
+    from feast.protos.feast.types.Value_pb2 import Value
+
+    encoded = [Value(string_val=s).SerializeToString() if s is not None else b"" for s in strings]
+    lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+    matrix = np.zeros((len(encoded), int(lengths.max(initial=0))), dtype=np.uint8)
+    matrix[np.arange(matrix.shape[1]) < lengths[:, None]] = np.frombuffer(
+        b"".join(encoded), dtype=np.uint8
+    )
+    return matrix, lengths
+
+
+def encode_values(column: pa.Array | pa.ChunkedArray) -> list[bytes]:
+    """Serialised ``ValueProto`` of each value, byte for byte as Feast's materialization does.
+
+    Nulls and float NaN become the empty Value (``b""``), which Feast reads back as None.
+    """
+    return _binary_list(*value_matrix(column))
+
+
+def entity_key_matrix(join_key: str, ids: np.ndarray) -> np.ndarray:
+    """Feast's v3 ``serialize_entity_key`` of single INT64 join-key values, a row per id."""
+    name = join_key.encode()
+    prefix = struct.pack("<III", 1, 2, len(name)) + name + struct.pack("<II", 4, 8)
+    matrix = np.empty((len(ids), len(prefix) + 8), dtype=np.uint8)
+    matrix[:, : len(prefix)] = np.frombuffer(prefix, dtype=np.uint8)
+    matrix[:, len(prefix) :] = np.asarray(ids).astype("<i8").view(np.uint8).reshape(-1, 8)
+    return matrix
 
 
 def entity_keys(join_key: str, ids: np.ndarray) -> list[bytes]:
     """Feast's v3 ``serialize_entity_key`` of single INT64 join-key values, vectorised."""
-    name = join_key.encode()
-    prefix = struct.pack("<III", 1, 2, len(name)) + name + struct.pack("<II", 4, 8)
-    head = np.frombuffer(prefix, dtype=np.uint8)
-    matrix = np.empty((len(ids), len(prefix) + 8), dtype=np.uint8)
-    matrix[:, : len(prefix)] = head
-    matrix[:, len(prefix) :] = ids.astype("<i8").view(np.uint8).reshape(-1, 8)
+    matrix = entity_key_matrix(join_key, ids)
     return _binary_list(matrix, np.full(len(ids), matrix.shape[1], dtype=np.int64))
 
 
@@ -175,49 +197,17 @@ def _batches(n: int, size: int = BATCH) -> Iterator[slice]:
         yield slice(start, min(start + size, n))
 
 
-def _sqlite_rows(
-    keys: list[bytes], columns: dict[str, list[bytes]], texts: dict[str, list], ts: int, now: int
-) -> Iterator[tuple]:
-    """(entity_key, feature_name, value, value_text, event_ts, created_ts) rows, entity-major.
-
-    With keys sorted by their bytes and names sorted, rows arrive in primary-key order, so SQLite
-    appends to (or walks) its B-trees sequentially instead of splitting pages at random.
-    """
-    names = sorted(columns)
-    n, f = len(keys), len(names)
-    values, text = np.empty((n, f), dtype=object), np.empty((n, f), dtype=object)
-    for j, name in enumerate(names):
-        values[:, j], text[:, j] = columns[name], texts[name]
-    return zip(
-        np.repeat(np.array(keys, dtype=object), f).tolist(),
-        itertools.chain.from_iterable(itertools.repeat(names, n)),
-        values.ravel().tolist(),
-        text.ravel().tolist(),
-        itertools.repeat(ts),
-        itertools.repeat(now),
-        strict=False,
-    )
-
-
 def key_order(ids: np.ndarray) -> np.ndarray:
     """Order of ``ids`` by their serialised entity key bytes (little-endian int64 suffix)."""
     return np.argsort(np.asarray(ids, dtype="<i8").view(">u8"), kind="stable")
 
 
-def _value_texts(column: pa.ChunkedArray, encoded: list[bytes]) -> list:
-    """``value_text`` as Feast's SQLite store fills it: ``str`` of the value, None when empty."""
-    if pa.types.is_string(column.type):
-        return column.to_pylist()
-    values = column.cast(pa.float64()) if pa.types.is_floating(column.type) else column
-    return [str(v) if b else None for v, b in zip(values.to_pylist(), encoded, strict=True)]
-
-
-def _insert_sql(table: str) -> str:
-    """Insert one row of Feast's SQLite table (the columns a scalar view uses)."""
-    return (
-        f'INSERT INTO "{table}" (entity_key, feature_name, value, value_text, event_ts, created_ts)'
-        " VALUES (?, ?, ?, ?, ?, ?)"
-    )
+def _pack(part: pa.Table, key: str, feats: list[str]) -> sqlite_rows.Packed:
+    """The rows of a slice of a snapshot (sorted by key), packed for SQLite to expand."""
+    keys = entity_key_matrix(key, part.column(key).to_numpy())
+    values = [value_matrix(part.column(f)) for f in feats]
+    texts = [sqlite_rows.value_texts(part.column(f).combine_chunks()) for f in feats]
+    return sqlite_rows.pack(keys, feats, values, texts)
 
 
 def _write_sqlite(
@@ -228,36 +218,36 @@ def _write_sqlite(
     key: str,
     bar: tqdm,
 ) -> None:
-    """Insert one view's rows into its (empty) Feast table of the database ``conn`` builds."""
+    """Insert one view's rows into its (empty) Feast table of the database ``conn`` builds.
+
+    Entities sorted by key bytes and features by name: the rows arrive in primary-key order, so
+    SQLite appends to its B-trees instead of splitting pages at random. Batch ``i + 1`` is packed
+    in a thread while SQLite (which releases the GIL) expands batch ``i``.
+    """
     from feast.infra.online_stores.sqlite import _table_id, adapt_datetime_epoch
 
     config = store.config
     name = _table_id(config.project, view, config.registry.enable_online_feature_view_versioning)
-    sql = _insert_sql(name)
     if not len(table):
         return
     # the very adapter Feast registers for datetimes: epoch seconds of the naive UTC value
     ts = adapt_datetime_epoch(table.column("event_timestamp")[0].as_py().replace(tzinfo=None))
     now = adapt_datetime_epoch(dt.datetime.now(dt.UTC).replace(tzinfo=None))
-    feats = [f.name for f in view.features]
+    feats = sorted(f.name for f in view.features)
     table = table.take(key_order(table.column(key).to_numpy()))
 
-    def prepare(rows: slice) -> tuple[int, Iterator[tuple]]:
-        part = table.slice(rows.start, rows.stop - rows.start)
-        keys = entity_keys(key, part.column(key).to_numpy())
-        cols = {f: encode_values(part.column(f)) for f in feats}
-        texts = {f: _value_texts(part.column(f), cols[f]) for f in feats}
-        return len(part) * len(feats), _sqlite_rows(keys, cols, texts, ts, now)
+    def prepare(rows: slice) -> sqlite_rows.Packed:
+        return _pack(table.slice(rows.start, rows.stop - rows.start), key, feats)
 
-    # encode batch i + 1 in a thread while SQLite (which releases the GIL) writes batch i
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = [pool.submit(prepare, rows) for rows in itertools.islice(_batches(len(table)), 1)]
-        for rows in itertools.chain(itertools.islice(_batches(len(table)), 1, None), [None]):
-            done = pending.pop().result()
+        batches = _batches(len(table))
+        pending = pool.submit(prepare, next(batches))
+        for rows in itertools.chain(batches, [None]):
+            packed = pending.result()
             if rows is not None:
-                pending.append(pool.submit(prepare, rows))
-            conn.executemany(sql, done[1])
-            bar.update(done[0])
+                pending = pool.submit(prepare, rows)
+            sqlite_rows.insert(conn, name, packed, ts, now)
+            bar.update(packed.n * len(feats))
 
 
 def _leftovers(live: Path) -> list[Path]:
@@ -273,6 +263,15 @@ def _live_ddl(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
         " AND name NOT LIKE 'sqlite_%'"
     ).fetchall()
     return [(kind, name, sql) for kind, name, table, sql in rows if table != STAMP_TABLE]
+
+
+def _drop_indexes(conn: sqlite3.Connection) -> None:
+    """Drop the (explicit) indexes of the database being built; the primary keys stay."""
+    rows = conn.execute(
+        "SELECT name FROM main.sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+    ).fetchall()
+    for (name,) in rows:
+        conn.execute(f'DROP INDEX main."{name}"')
 
 
 def _feast_ddl(conn: sqlite3.Connection, store: FeatureStore, views: list[FeatureView]) -> None:
@@ -336,6 +335,7 @@ def _publish_sqlite(
         }
         tables_now = {name for kind, name, _ in ddl if kind == "table"}
         _feast_ddl(conn, store, [v for name, v in ours.items() if name not in tables_now])
+        _drop_indexes(conn)  # Feast's, of tables new here: they are all built after the rows
         for kind, names in VIEWS.items():
             start = time.perf_counter()
             for name in names:
@@ -377,27 +377,39 @@ def _write_redis(
     store: FeatureStore, view: FeatureView, table: pa.Table, key: str, suffix: bytes, bar: tqdm
 ) -> None:
     """HSET one view's fields (and its ``_ts:`` field) into each entity's hash of a slot
-    (Feast's key ``entity key + project`` with the slot's ``suffix`` instead of the project)."""
+    (Feast's key ``entity key + project`` with the slot's ``suffix`` instead of the project).
+
+    The commands of a batch are built in bulk (:mod:`recsys.features.redis_rows`) in a thread
+    while the previous batch is sent and its replies read.
+    """
     from feast.infra.online_stores.helpers import _mmh3
     from google.protobuf.timestamp_pb2 import Timestamp
 
     client = redis_client(store)
     ts = Timestamp()
     ts.FromDatetime(table.column("event_timestamp")[0].as_py())
-    ts_field, ts_bytes = f"_ts:{view.name}", ts.SerializeToString()
+    extra = {f"_ts:{view.name}".encode(): ts.SerializeToString()}
     feats = [f.name for f in view.features]
     fields = [_mmh3(f"{view.name}:{f}") for f in feats]
-    for rows in _batches(len(table), BATCH // 4):
+
+    def prepare(rows: slice) -> tuple[int, bytes]:
         part = table.slice(rows.start, rows.stop - rows.start)
-        keys = entity_keys(key, part.column(key).to_numpy())
-        cols = [encode_values(part.column(f)) for f in feats]
-        with client.pipeline(transaction=False) as pipe:
-            for i, k in enumerate(keys):
-                mapping = dict(zip(fields, (c[i] for c in cols), strict=True))
-                mapping[ts_field] = ts_bytes
-                pipe.hset(k + suffix, mapping=mapping)
-            pipe.execute()
-        bar.update(len(part) * len(feats))
+        keys = entity_key_matrix(key, part.column(key).to_numpy())
+        keys = np.concatenate([keys, np.tile(np.frombuffer(suffix, np.uint8), (len(part), 1))], 1)
+        keys = redis_rows.binary_array(keys, np.full(len(part), keys.shape[1]))
+        values = [redis_rows.binary_array(*value_matrix(part.column(f))) for f in feats]
+        return len(part), redis_rows.hset_commands(keys, fields, values, extra)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        batches = _batches(len(table), BATCH // 4)
+        pending = pool.submit(prepare, next(batches, slice(0, 0)))
+        for rows in itertools.chain(batches, [None]):
+            n, commands = pending.result()
+            if rows is not None:
+                pending = pool.submit(prepare, rows)
+            if n:
+                redis_rows.send(client, commands, n)
+            bar.update(n * len(feats))
 
 
 def _unlink_matching(client: Any, pattern: bytes) -> int:
