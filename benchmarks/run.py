@@ -338,28 +338,25 @@ def _latency_row(scale: str, label: str, p: dict, rate: str = "", errors: object
 
 
 COST_MARKERS = ("<!-- cost:start -->", "<!-- cost:end -->")
-STAGE_STEPS = ("features build (1 cutoff)", "features materialize (SQLite)")
 SUPERLINEAR = 1.15  # growth exponents above this are flagged
 
 
 def cost_points() -> dict[str, dict]:
-    """Per measured scale: its size and each step's (wall s, peak GiB): the bench steps
-    (benchmarks/results/<scale>.json) and the stages of its pipeline run."""
+    """Per measured scale: its size and each stage's (wall s, peak GiB), all from that scale's
+    one `hm pipeline` run (benchmarks/results/pipeline_<scale>.json)."""
     points = {}
     for scale in SCALES:
-        steps, pipeline = RESULTS / f"{scale}.json", RESULTS / f"pipeline_{scale}.json"
-        if not (steps.exists() and pipeline.exists()):
+        pipeline = RESULTS / f"pipeline_{scale}.json"
+        if not pipeline.exists():
             continue
         run = json.loads(pipeline.read_text())
         if "plan" not in run:  # written before the loop had one sequencer: no sizes
             continue
         cost = {
-            r["step"]: (r["seconds"], r["peak_rss_mb"] / 1024)
-            for r in json.loads(steps.read_text())
-            if r["step"] in STAGE_STEPS or r["step"].startswith("pipeline")
+            stage: (seconds, run["peaks"].get(stage, 0.0))
+            for stage, seconds in run["timings"].items()
         }
-        for stage, seconds in run["timings"].items():
-            cost[f"loop: {stage}"] = (seconds, run["peaks"].get(stage, 0.0))
+        cost["whole loop"] = (sum(run["timings"].values()), max(run["peaks"].values(), default=0))
         points[scale] = {"rows": run["data"]["rows"], "cost": cost}
     return points
 
@@ -384,7 +381,7 @@ def render_cost_curve() -> str:
         f"{s}: {p['rows']['transactions']:,} tx, {p['rows']['customers']:,} customers"
         for s, p in points.items()
     ]
-    head = "| step | " + " | ".join(f"{s} s / GiB" for s in scales) + " | growth exponent |"
+    head = "| stage | " + " | ".join(f"{s} s / GiB" for s in scales) + " | growth exponent |"
     rows = [head, "|---|" + "---:|" * (len(scales) + 1)]
     steps = [step for step in points[scales[-1]]["cost"]]
     for step in steps:

@@ -1,8 +1,9 @@
 """Wall time and peak memory of each stage of a run (what the run's summary reports).
 
-A stage's peak is that of the whole process tree (this process plus the workers it forks),
-sampled every :data:`SAMPLE_S` seconds, and never below this process's own high-water mark when
-that rose during the stage (the kernel's exact figure, which catches spikes between samples).
+A stage's peak is that of the whole process tree (this process plus the workers it forks), as
+the sum of proportional set sizes (pages the workers share copy-on-write count once), sampled
+every :data:`SAMPLE_S` seconds, and never below this process's own high-water mark when that
+rose during the stage (the kernel's exact figure, which catches spikes between samples).
 """
 
 from __future__ import annotations
@@ -23,21 +24,32 @@ def peak_gib() -> float:
 
 
 def tree_rss(pid: int | None = None) -> int:
-    """Resident bytes of process ``pid`` (default: this one) and all its descendants now (shared
-    pages count once per process: an upper bound for forked workers)."""
+    """Memory of process ``pid`` (default: this one) and all its descendants now, in bytes: the
+    sum of their proportional set sizes (a page shared by forked workers counts once in all),
+    or of their resident sizes where PSS cannot be read."""
     import psutil
 
     try:
         me = psutil.Process(pid)
-        total = me.memory_info().rss
+        processes = [me, *me.children(recursive=True)]
     except psutil.Error:  # it has exited
         return 0
-    for child in me.children(recursive=True):
+    return sum(_memory(p) for p in processes)
+
+
+def _memory(process: object) -> int:
+    """One process's PSS (RSS as a fallback; 0 once it has exited)."""
+    import psutil
+
+    try:
+        return int(process.memory_full_info().pss)  # type: ignore[attr-defined]
+    except (psutil.AccessDenied, AttributeError):
         try:
-            total += child.memory_info().rss
-        except psutil.Error:  # it exited between the listing and the read
-            continue
-    return total
+            return int(process.memory_info().rss)  # type: ignore[attr-defined]
+        except psutil.Error:
+            return 0
+    except psutil.Error:  # it exited between the listing and the read
+        return 0
 
 
 class TreePeak:
