@@ -31,9 +31,9 @@ class CandidateWeeks:
     sources: list[dict]
 
 
-def union_store(settings: Settings, use_cache: bool) -> str | None:
+def union_store(settings: Settings, use_cache: bool) -> Path | None:
     """Where fitted unions are kept and reused (None: a run without cache refits every union)."""
-    return str(settings.paths.runs / "union") if use_cache else None
+    return settings.paths.runs / "union" if use_cache else None
 
 
 def source_specs(settings: Settings, sources: list[dict] | None) -> list[SourceSpec]:
@@ -49,7 +49,7 @@ def training_week_task(
     cutoff: dt.date,
     index: int,
     sources: list[dict],
-    fit_store: str | None = None,
+    fit_store: Path | None = None,
 ) -> str:
     """Sampled training rows of the week from ``cutoff`` -> ``out/frame.parquet``."""
     from recsys.data.lake import Lake
@@ -57,8 +57,8 @@ def training_week_task(
 
     path = fresh(Path(out))
     specs = source_specs(settings, sources)
-    store = Path(fit_store) if fit_store else None
-    frame = train_week(settings, Lake(settings.paths.lake), cutoff, index, specs, fit_store=store)
+    lake = Lake(settings.paths.lake)
+    frame = train_week(settings, lake, cutoff, index, specs, fit_store=fit_store)
     frame.to_parquet(path / "frame.parquet", index=False)
     return str(mark_done(path))
 
@@ -70,7 +70,7 @@ def validation_week_task(
     out: str,
     cutoff: dt.date,
     sources: list[dict],
-    fit_store: str | None = None,
+    fit_store: Path | None = None,
 ) -> str:
     """The validation week's candidates, purchases and fitted union -> ``out``."""
     from recsys.data.lake import Lake
@@ -78,8 +78,8 @@ def validation_week_task(
     from recsys.ranking.weeks import valid_week
 
     path = fresh(Path(out))
-    specs, store = source_specs(settings, sources), Path(fit_store) if fit_store else None
-    week = valid_week(settings, Lake(settings.paths.lake), cutoff, specs, fit_store=store)
+    specs = source_specs(settings, sources)
+    week = valid_week(settings, Lake(settings.paths.lake), cutoff, specs, fit_store=fit_store)
     return str(mark_done(save_week(week, path)))
 
 
@@ -90,16 +90,15 @@ def serving_union_task(
     out: str,
     cutoff: dt.date,
     sources: list[dict],
-    fit_store: str | None = None,
+    fit_store: Path | None = None,
 ) -> str:
     """The union fitted on everything before ``cutoff`` plus the best sellers -> ``out``."""
     from recsys.data.lake import Lake
     from recsys.ranking.assembly import fit_serving_union
 
     path = fresh(Path(out))
-    specs, store = source_specs(settings, sources), Path(fit_store) if fit_store else None
-    lake = Lake(settings.paths.lake)
-    return str(mark_done(fit_serving_union(lake, cutoff, specs, path, fit_store=store)))
+    specs, lake = source_specs(settings, sources), Lake(settings.paths.lake)
+    return str(mark_done(fit_serving_union(lake, cutoff, specs, path, fit_store=fit_store)))
 
 
 @flow(name="train-retrievers", log_prints=True, validate_parameters=False)
