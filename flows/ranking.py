@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pyarrow.parquet as pq
 from prefect import flow, task
 
 from flows.cache import cached, fingerprint, fresh, mark_done, stage_dir
@@ -23,20 +24,15 @@ def fit_ranker_task(
     settings: Settings, key: str, out: str, weeks: CandidateWeeks, valid: dt.date, binary: bool
 ) -> str:
     """Train on the weeks under ``weeks.train``, stop on the validation week -> ``out``."""
-    import pandas as pd
-
-    from recsys.data.lake import Lake
-    from recsys.ranking.dataset import load_week
     from recsys.ranking.train import fit_ranker
 
     path = fresh(Path(out))
-    frames = pd.concat([pd.read_parquet(Path(p) / "frame.parquet") for p in weeks.train])
-    frames = frames.reset_index(drop=True)
-    week = load_week(Lake(settings.paths.lake), valid, Path(weeks.valid))
-    fit_ranker(settings, frames, week).save(path)
+    train, week = [Path(p) / "frame.parquet" for p in weeks.train], Path(weeks.valid)
+    fit_ranker(settings, train, week).save(path)
     if binary:
-        fit_ranker(settings, frames, week, "binary").save(path / BINARY)
-    (path / "train_rows.txt").write_text(str(len(frames)))
+        fit_ranker(settings, train, week, "binary").save(path / BINARY)
+    rows = sum(pq.read_metadata(p).num_rows for p in train)
+    (path / "train_rows.txt").write_text(str(rows))
     return str(mark_done(path))
 
 

@@ -9,6 +9,7 @@ interaction features of the history before T. Store features are added by
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,10 +91,18 @@ def candidate_week(
     return CandidateWeek(cutoff=cutoff, frame=frame, truth=truth, union=union, history=history)
 
 
-def union_columns(union: UnionRetriever) -> list[str]:
+def union_columns(source_names: Sequence[str]) -> list[str]:
     """The union's feature columns: fused score and rank, per-source scores/ranks, agreement."""
-    per_source = [f"{n}_{c}" for n in union.source_names for c in (schema.SCORE, schema.RANK)]
+    per_source = [f"{n}_{c}" for n in source_names for c in (schema.SCORE, schema.RANK)]
     return [schema.SCORE, schema.RANK, *per_source, "n_sources", "best_source"]
+
+
+def saved_source_names(path: Path) -> list[str]:
+    """The member names of the union saved under ``path``, without loading what it fitted."""
+    from recsys.retrieval.base import META_FILE
+
+    meta = json.loads((Path(path) / META_FILE).read_text())
+    return UnionRetriever(**meta["params"]).source_names
 
 
 def save_week(week: CandidateWeek, path: Path) -> Path:

@@ -153,12 +153,28 @@ def matrix(frame: pd.DataFrame, features: list[str], vocab: dict[str, list[str]]
     Column-major, filled column by column in place: one copy of the data (LightGBM and the
     compiled forest read either layout).
     """
-    encoded = encode_strings(frame[[c for c in vocab if c in frame]].copy(), vocab)
     out = np.empty((len(frame), len(features)), np.float32, order="F")
+    fill_matrix(out, frame, features, vocab)
+    return out
+
+
+def fill_matrix(
+    out: np.ndarray,
+    frame: pd.DataFrame,
+    features: list[str],
+    vocab: dict[str, list[str]],
+    order: np.ndarray | None = None,
+) -> None:
+    """Write ``frame``'s features (rows taken in ``order``, if given) into ``out``, column by
+    column: string features as codes of ``vocab``, absent columns as NaN."""
+    encoded = encode_strings(frame[[c for c in vocab if c in frame]].copy(), vocab)
     for j, name in enumerate(features):
         source = encoded if name in vocab else frame
-        out[:, j] = source[name].to_numpy(np.float32) if name in source else np.nan
-    return out
+        if name not in source:
+            out[:, j] = np.nan
+            continue
+        values = source[name].to_numpy(np.float32)
+        out[:, j] = values if order is None else values[order]
 
 
 def sort_groups(frame: pd.DataFrame) -> pd.DataFrame:

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
 from recsys import schema
-from recsys.ranking.dataset import CandidateWeek, union_columns
+from recsys.ranking.dataset import saved_source_names, union_columns
 from recsys.ranking.features import store_feature_names
 from recsys.ranking.interactions import feature_names
-from recsys.ranking.ranker import Ranker, RankerConfig, group_ids, matrix, sort_groups
-from recsys.ranking.sampling import LABEL
+from recsys.ranking.ranker import Ranker, RankerConfig, group_ids
+from recsys.ranking.rows import Groups, learn_file_vocab, stack_files, stack_frame
 from recsys.ranking.stopping import GroupedMap
 from recsys.ranking.vocab import learn_vocab
 from recsys.settings import Settings
@@ -22,27 +24,83 @@ METRIC = "map@12"
 
 def truth_sizes(frame: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray:
     """Per group of ``frame`` (sorted), the number of distinct articles its customer bought."""
+    first = np.r_[True, np.diff(group_ids(frame)) != 0]
+    return bought_counts(frame[schema.CUSTOMER_ID].to_numpy()[first], truth)
+
+
+def bought_counts(customers: np.ndarray, truth: pd.DataFrame) -> np.ndarray:
+    """Per customer of ``customers``, the number of distinct articles bought in ``truth``."""
     sizes = (
         truth.drop_duplicates([schema.CUSTOMER_ID, schema.ARTICLE_ID])
         .groupby(schema.CUSTOMER_ID)
         .size()
     )
-    first = np.r_[True, np.diff(group_ids(frame)) != 0]
-    customers = frame[schema.CUSTOMER_ID].to_numpy()[first]
     return sizes.reindex(customers, fill_value=0).to_numpy(np.float64)
 
 
-def map_metric(valid: pd.DataFrame, truth: pd.DataFrame):
-    """An ``lgb.train`` ``feval`` computing Kaggle MAP@12 on the sorted ``valid`` frame."""
-    groups = group_ids(valid)
-    labels = valid[LABEL].to_numpy()
-    n_true = truth_sizes(valid, truth)
-    metric = GroupedMap.prepare(labels, groups, n_true, truth[schema.CUSTOMER_ID].nunique())
+def map_metric(valid: Groups, truth: pd.DataFrame):
+    """An ``lgb.train`` ``feval`` computing Kaggle MAP@12 on the ``valid`` groups."""
+    n_true = bought_counts(valid.customers, truth)
+    n_buyers = truth[schema.CUSTOMER_ID].nunique()
+    metric = GroupedMap.prepare(valid.labels, valid.ids(), n_true, n_buyers)
 
     def feval(preds: np.ndarray, _data: object) -> tuple[str, float, bool]:
         return METRIC, metric(preds), True
 
     return feval
+
+
+Stacked = Callable[[], tuple[np.ndarray, Groups]]  # builds a feature matrix and its groups
+
+
+def datasets(train: Stacked, valid: Stacked, features: list[str], config: RankerConfig):
+    """LightGBM's binned training and validation sets, plus the validation groups.
+
+    Each float matrix lives only until LightGBM has binned it (the binned set is ~4x smaller).
+    """
+    import lightgbm as lgb
+
+    params = config.lgb_params()
+    x, rows = train()
+    group = rows.sizes if config.objective == "lambdarank" else None
+    dtrain = lgb.Dataset(
+        x, rows.labels, group=group, feature_name=features, params=params, free_raw_data=True
+    ).construct()
+    del x, rows
+    x, groups = valid()
+    dvalid = lgb.Dataset(
+        x, groups.labels, reference=dtrain, params=params, free_raw_data=True
+    ).construct()
+    return dtrain, dvalid, groups
+
+
+def fit_stacked(
+    train: Stacked,
+    valid: Stacked,
+    valid_truth: pd.DataFrame,
+    features: list[str],
+    vocab: dict[str, list[str]],
+    config: RankerConfig,
+) -> Ranker:
+    """Fit on the ``train`` rows, early-stop on the ``valid`` rows' MAP@12."""
+    import lightgbm as lgb
+
+    dtrain, dvalid, groups = datasets(train, valid, features, config)
+    record: dict = {}
+    booster = lgb.train(
+        config.lgb_params(),
+        dtrain,
+        num_boost_round=config.n_estimators,
+        valid_sets=[dvalid],
+        valid_names=["valid"],
+        feval=map_metric(groups, valid_truth),
+        callbacks=[
+            lgb.early_stopping(config.early_stopping_rounds, first_metric_only=True, verbose=False),
+            lgb.record_evaluation(record),
+        ],
+    )
+    curve = [float(v) for v in record["valid"][METRIC]]
+    return Ranker(booster, features, vocab, config, booster.best_iteration, curve)
 
 
 def train_ranker(
@@ -53,54 +111,40 @@ def train_ranker(
     config: RankerConfig | None = None,
 ) -> Ranker:
     """Fit on ``train`` (grouped per cutoff and customer), early-stop on ``valid``'s MAP@12."""
-    import lightgbm as lgb
-
-    config = config or RankerConfig()
-    train, valid = sort_groups(train), sort_groups(valid)
     vocab = learn_vocab(train)
-    group = np.bincount(group_ids(train)) if config.objective == "lambdarank" else None
-    dtrain = lgb.Dataset(
-        matrix(train, features, vocab),
-        train[LABEL].to_numpy(),
-        group=group,
-        feature_name=features,
-        free_raw_data=True,
+    return fit_stacked(
+        lambda: stack_frame(train, features, vocab),
+        lambda: stack_frame(valid, features, vocab),
+        valid_truth,
+        features,
+        vocab,
+        config or RankerConfig(),
     )
-    dvalid = lgb.Dataset(
-        matrix(valid, features, vocab),
-        valid[LABEL].to_numpy(),
-        reference=dtrain,
-        free_raw_data=True,
-    )
-    record: dict = {}
-    booster = lgb.train(
-        config.lgb_params(),
-        dtrain,
-        num_boost_round=config.n_estimators,
-        valid_sets=[dvalid],
-        valid_names=["valid"],
-        feval=map_metric(valid, valid_truth),
-        callbacks=[
-            lgb.early_stopping(config.early_stopping_rounds, first_metric_only=True, verbose=False),
-            lgb.record_evaluation(record),
-        ],
-    )
-    curve = [float(v) for v in record["valid"][METRIC]]
-    return Ranker(booster, features, vocab, config, booster.best_iteration, curve)
 
 
-def model_features(week: CandidateWeek) -> list[str]:
+def model_features(source_names: Sequence[str]) -> list[str]:
     """The ranker's inputs: union features, interactions, and the ``ranker_v1`` store features."""
     store = store_feature_names()
-    return [*union_columns(week.union), *feature_names(), *store["customer"], *store["article"]]
+    union = union_columns(source_names)
+    return [*union, *feature_names(), *store["customer"], *store["article"]]
 
 
 def fit_ranker(
     settings: Settings,
-    train: pd.DataFrame,
-    valid: CandidateWeek,
+    train: Sequence[Path],
+    valid: Path,
     objective: Literal["lambdarank", "binary"] = "lambdarank",
 ) -> Ranker:
-    """LightGBM on the sampled training rows, early-stopped on the validation week's MAP@12."""
+    """LightGBM on the training weeks' frames (``frame.parquet`` files), early-stopped on the
+    MAP@12 of the validation week saved under ``valid``; reads only the columns it uses."""
     config = RankerConfig(objective=objective, seed=settings.seed, threads=settings.threads)
-    return train_ranker(train, valid.frame, valid.truth, model_features(valid), config)
+    features = model_features(saved_source_names(valid / "union"))
+    vocab = learn_file_vocab(train)
+    return fit_stacked(
+        lambda: stack_files(train, features, vocab),
+        lambda: stack_files([valid / "frame.parquet"], features, vocab),
+        pd.read_parquet(valid / "truth.parquet"),
+        features,
+        vocab,
+        config,
+    )
