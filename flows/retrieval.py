@@ -47,7 +47,6 @@ def training_week_task(
     key: str,
     out: str,
     cutoff: dt.date,
-    index: int,
     sources: list[dict],
     fit_store: Path | None = None,
 ) -> str:
@@ -58,7 +57,7 @@ def training_week_task(
     path = fresh(Path(out))
     specs = source_specs(settings, sources)
     lake = Lake(settings.paths.lake)
-    frame = train_week(settings, lake, cutoff, index, specs, fit_store=fit_store)
+    frame = train_week(settings, lake, cutoff, specs, fit_store=fit_store)
     frame.to_parquet(path / "frame.parquet", index=False)
     return str(mark_done(path))
 
@@ -101,6 +100,11 @@ def serving_union_task(
     return str(mark_done(fit_serving_union(lake, cutoff, specs, path, fit_store=fit_store)))
 
 
+def week_end(cutoff: dt.date) -> dt.date:
+    """The last day of the week that starts at ``cutoff`` (the week its labels come from)."""
+    return cutoff + dt.timedelta(days=6)
+
+
 @flow(name="train-retrievers", log_prints=True, validate_parameters=False)
 def train_retrievers(
     settings: Settings,
@@ -109,21 +113,29 @@ def train_retrievers(
     sources: list[dict] | None = None,
     use_cache: bool = True,
 ) -> CandidateWeeks:
-    """Candidate weeks for training and validation and the serving union (cached per week)."""
+    """Candidate weeks for training and validation and the serving union (cached per week).
+
+    A training or validation week is keyed on the lake's content up to the end of the week it
+    labels: when next week arrives, the weeks both runs use are reused, not rebuilt.
+    """
+    from recsys.data.digest import lake_digest
+    from recsys.data.lake import Lake
+
+    lake = Lake(settings.paths.lake)
     sources = [s.as_dict() for s in source_specs(settings, sources)]
     store = union_store(settings, use_cache)
     train = []
-    for i, cutoff in enumerate(plan.train):
-        key = fingerprint(settings, "train", lake_version, cutoff, i, sources)
+    for cutoff in plan.train:
+        key = fingerprint(settings, "train", lake_digest(lake, week_end(cutoff)), cutoff, sources)
         out = stage_dir(settings, "train_week", key)
         run = cached(training_week_task, settings, out, use_cache)
-        train.append(run(settings, key, str(out), cutoff, i, sources, store))
+        train.append(run(settings, key, str(out), cutoff, sources, store))
     paths = {}
-    for role, fn, cutoff in (
-        ("valid", validation_week_task, plan.valid),
-        ("serving", serving_union_task, plan.predict),
+    for role, fn, cutoff, seen in (
+        ("valid", validation_week_task, plan.valid, lake_digest(lake, week_end(plan.valid))),
+        ("serving", serving_union_task, plan.predict, lake_version),
     ):
-        key = fingerprint(settings, role, lake_version, cutoff, sources)
+        key = fingerprint(settings, role, seen, cutoff, sources)
         out = stage_dir(settings, f"{role}_week", key)
         run = cached(fn, settings, out, use_cache)
         paths[role] = run(settings, key, str(out), cutoff, sources, store)

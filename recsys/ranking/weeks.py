@@ -89,14 +89,14 @@ def train_week(
     settings: Settings,
     lake: Lake,
     cutoff: dt.date,
-    index: int,
     specs: Sequence[SourceSpec],
     progress: bool = False,
     fit_store: Path | None = None,
 ) -> pd.DataFrame:
-    """The ``index``-th training week's rows: at most ``HM_TRAIN_CUSTOMERS`` of its buyers,
-    negatives sampled before the store features are joined (seeded per week)."""
-    seed = settings.seed + index
+    """The training rows of the week from ``cutoff``: at most ``HM_TRAIN_CUSTOMERS`` of its
+    buyers, negatives sampled before the store features are joined (seeded by the cutoff, so a
+    week's rows are the same whichever run builds them)."""
+    seed = settings.seed + cutoff.toordinal()
     sampling = (settings.sampling, settings.negatives, seed)
     buyers = sample_buyers(lake, cutoff, settings.train_customers, seed)
     week = featurised_week(

@@ -235,8 +235,9 @@ def test_a_crash_keeps_last_week_live_and_a_rerun_resumes(
             weekly_retrain(sources=SOURCES, settings=flow_settings)
     assert live(flow_settings) == before  # last week's features and champion stay live
     assert stage_work["validation week"] == 1
-    # last week's run fitted the unions of every cutoff but the newly predicted week: reused
-    assert stage_work["fit union"] == 1
+    # last week's run fitted the unions of every cutoff but the newly predicted week: reused;
+    # its training weeks, keyed on the lake's content up to their end, are reused likewise
+    assert stage_work["fit union"] == 1 and stage_work["training week"] == 1
     summary = weekly_retrain(sources=SOURCES, settings=flow_settings)
     assert stage_work["validation week"] == 1  # resumed from the cache, not rebuilt
     assert stage_work["fit ranker"] == 1 and stage_work["evaluate and register"] == 1
