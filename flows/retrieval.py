@@ -31,9 +31,11 @@ class CandidateWeeks:
     sources: list[dict]
 
 
-def union_store(settings: Settings, use_cache: bool) -> Path | None:
-    """Where fitted unions are kept and reused (None: a run without cache refits every union)."""
-    return settings.paths.runs / "union" if use_cache else None
+def union_store(settings: Settings) -> Path:
+    """Where fitted unions are kept and reused. A run without cache uses it too: a union is
+    keyed on exactly what its fit read, so a reused one is the one a refit would give, and
+    the next cached run finds this run's fits."""
+    return settings.paths.runs / "union"
 
 
 def source_specs(settings: Settings, sources: list[dict] | None) -> list[SourceSpec]:
@@ -123,7 +125,7 @@ def train_retrievers(
 
     lake = Lake(settings.paths.lake)
     sources = [s.as_dict() for s in source_specs(settings, sources)]
-    store = union_store(settings, use_cache)
+    store = union_store(settings)
     train = []
     for cutoff in plan.train:
         key = fingerprint(settings, "train", lake_digest(lake, week_end(cutoff)), cutoff, sources)
