@@ -71,10 +71,14 @@ def bench_scale(
     earlier full run of this scale (kept, not wiped).
     """
     env = {**os.environ, "HM_HOME": str(workdir / "home"), "COLUMNS": "240"}
-    raw = workdir / "raw"
+    raw, arrival = workdir / "raw", workdir / "arrival"
     if not only:
         shutil.rmtree(workdir, ignore_errors=True)
     results = []
+    before = {  # what a step needs done first, outside its measurement
+        "ingest + validate": lambda: hold_back_last_week(raw, arrival),
+        "weekly retrain": lambda: shutil.copytree(arrival, raw, dirs_exist_ok=True),
+    }
     steps = [
         (
             "generate",
@@ -113,16 +117,51 @@ def bench_scale(
                 str(RESULTS / f"serving_{scale}.json"),
             ],
         ),
+        (
+            "weekly retrain (the held-back week arrives)",
+            hm(
+                "retrain", "--raw", str(raw), "-q", "--json", str(RESULTS / f"retrain_{scale}.json")
+            ),
+        ),
     ]
     if only:
         steps = [(step, cmd) for step, cmd in steps if any(o in step for o in only)]
     for step, cmd in steps:
+        for name, prepare in before.items():
+            if step.startswith(name):
+                prepare()
         print(f"[{scale}] {step} ...", flush=True)
         seconds, rss, output = measure(cmd, env)
         detail = _detail(step, raw, output)
         results.append(StepResult(scale, step, round(seconds, 1), round(rss), detail))
         print(f"[{scale}] {step}: {seconds:.1f}s, peak {rss:.0f} MiB  {detail}", flush=True)
     return results
+
+
+def hold_back_last_week(raw: Path, arrival: Path) -> Path:
+    """Move the last week's rows of ``raw``'s transactions into ``arrival/transactions/
+    <week end>.csv`` (a week file, as a week arrives): the loop first runs without them."""
+    import datetime as dt
+
+    path = raw / "transactions_train.csv"
+    last = b""
+    with path.open("rb") as fh:
+        next(fh)
+        for line in fh:
+            last = max(last, line[:10])
+    end = dt.date.fromisoformat(last.decode())
+    start = (end - dt.timedelta(days=6)).isoformat().encode()
+    week = arrival / "transactions" / f"{end}.csv"
+    week.parent.mkdir(parents=True, exist_ok=True)
+    kept = path.with_suffix(".kept")
+    with path.open("rb") as src, kept.open("wb") as old, week.open("wb") as new:
+        header = next(src)
+        old.write(header)
+        new.write(header)
+        for line in src:
+            (new if line[:10] >= start else old).write(line)
+    os.replace(kept, path)
+    return week
 
 
 def _detail(step: str, raw: Path, output: str) -> str:
@@ -139,7 +178,7 @@ def _detail(step: str, raw: Path, output: str) -> str:
     if step.startswith("features materialize"):
         found = re.search(r"materialized .*", text)
         return found.group(0) if found else ""
-    if step.startswith("pipeline"):
+    if step.startswith("pipeline") or step.startswith("weekly retrain"):
         found = re.search(r"ranker MAP@12 [\d.]+ = [\d.]+x \w+ \([\d.]+\)", text)
         return found.group(0) if found else ""
     if step.startswith("serving latency"):
@@ -343,7 +382,8 @@ SUPERLINEAR = 1.15  # growth exponents above this are flagged
 
 def cost_points() -> dict[str, dict]:
     """Per measured scale: its size and each stage's (wall s, peak GiB), all from that scale's
-    one `hm pipeline` run (benchmarks/results/pipeline_<scale>.json)."""
+    one `hm pipeline` run (benchmarks/results/pipeline_<scale>.json), and the whole of the
+    weekly retrain that followed it (``retrain_<scale>.json``), when measured."""
     points = {}
     for scale in SCALES:
         pipeline = RESULTS / f"pipeline_{scale}.json"
@@ -357,6 +397,11 @@ def cost_points() -> dict[str, dict]:
             for stage, seconds in run["timings"].items()
         }
         cost["whole loop"] = (sum(run["timings"].values()), max(run["peaks"].values(), default=0))
+        retrain = RESULTS / f"retrain_{scale}.json"
+        if retrain.exists():  # the next week's run on the home the loop left
+            week = json.loads(retrain.read_text())
+            peak = max(week["peaks"].values(), default=0)
+            cost["weekly retrain (a week arrives)"] = (sum(week["timings"].values()), peak)
         points[scale] = {"rows": run["data"]["rows"], "cost": cost}
     return points
 

@@ -130,6 +130,9 @@ def retrain(
     out: Annotated[
         Path | None, typer.Option(help="Submission CSV (default HOME/submissions/CUTOFF.csv).")
     ] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the run's summary to this JSON file.")
+    ] = None,
     quiet: Quiet = False,
 ) -> None:
     """Run the `weekly-retrain` flow once: ingest what arrived in --raw, retrain, gate, publish.
@@ -141,7 +144,7 @@ def retrain(
     from recsys.commands.orchestration import run_retrain
 
     day = as_of.date() if as_of else None
-    run_retrain(_settings(ctx), raw, day, config, out, progress=not quiet)
+    run_retrain(_settings(ctx), raw, day, config, out, progress=not quiet, json_out=json_out)
 
 
 @app.command()

@@ -51,12 +51,23 @@ def run_retrain(
     config: Path | None,
     out: Path | None,
     progress: bool,
+    json_out: Path | None = None,
 ) -> RunSummary:
     """`hm retrain`: one cached run of the loop (a re-run resumes)."""
     from flows.options import RunOptions
 
     sources = json.loads(config.read_text()) if config else None
-    return run_loop(settings, raw, as_of, sources, RunOptions(out=out, progress=progress))
+    summary = run_loop(settings, raw, as_of, sources, RunOptions(out=out, progress=progress))
+    if json_out:
+        write_summary(summary, json_out)
+    return summary
+
+
+def write_summary(summary: RunSummary, path: Path) -> Path:
+    """The run's summary as JSON at ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(summary.model_dump_json(indent=2))
+    return path
 
 
 def run_pipeline(
@@ -74,8 +85,7 @@ def run_pipeline(
     options = RunOptions(cache=False, submission="new", out=out, binary=binary, progress=progress)
     summary = run_loop(settings, raw, None, sources, options)
     if json_out:
-        json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(summary.model_dump_json(indent=2))
+        write_summary(summary, json_out)
     return summary
 
 
