@@ -164,14 +164,17 @@ def fill_matrix(
     features: list[str],
     vocab: dict[str, list[str]],
     order: np.ndarray | None = None,
+    absent: float | None = np.nan,
 ) -> None:
     """Write ``frame``'s features (rows taken in ``order``, if given) into ``out``, column by
-    column: string features as codes of ``vocab``, absent columns as NaN."""
+    column: string features as codes of ``vocab``; columns ``frame`` lacks are set to
+    ``absent`` (None: left as they are)."""
     encoded = encode_strings(frame[[c for c in vocab if c in frame]].copy(), vocab)
     for j, name in enumerate(features):
         source = encoded if name in vocab else frame
         if name not in source:
-            out[:, j] = np.nan
+            if absent is not None:
+                out[:, j] = absent
             continue
         values = source[name].to_numpy(np.float32)
         out[:, j] = values if order is None else values[order]

@@ -3,7 +3,7 @@
 Training weeks are never concatenated into one frame: each file's needed columns are read, its
 rows ordered by (cutoff, customer) and written straight into one preallocated float32 matrix.
 The result is exactly what sorting the concatenation would give (weeks are ordered by cutoff and
-each holds cutoffs of its own), at the cost of the matrix plus one week's columns.
+each holds cutoffs of its own), at the cost of the matrix plus a few columns of one week.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from recsys.ranking.vocab import string_features
 from recsys.schema import CUTOFF
 
 KEYS = [CUTOFF, schema.CUSTOMER_ID]
+COLUMNS_AT_ONCE = 16  # columns of a week file decoded together
 
 
 @dataclass
@@ -73,28 +74,32 @@ def learn_file_vocab(paths: Sequence[Path]) -> dict[str, list[str]]:
     return {col: sorted(seen) for col, seen in values.items()}
 
 
-def read_rows(path: Path, features: Sequence[str]) -> pd.DataFrame:
-    """The columns of the frame at ``path`` that ranking reads (features it has, label, keys)."""
-    names = pq.read_schema(path).names
-    wanted = {*features, LABEL, *KEYS}
-    return pd.read_parquet(path, columns=[c for c in names if c in wanted])
-
-
 def stack_files(
     paths: Sequence[Path], features: list[str], vocab: dict[str, list[str]]
 ) -> tuple[np.ndarray, Groups]:
     """The float32 feature matrix (column-major) and groups of the frames at ``paths``, rows
-    ordered by (cutoff, customer) as :func:`~recsys.ranking.ranker.sort_groups` orders them."""
+    ordered by (cutoff, customer) as :func:`~recsys.ranking.ranker.sort_groups` orders them.
+
+    Each file is read a few columns at a time: beside the matrix, memory holds one file's keys
+    and :data:`COLUMNS_AT_ONCE` of its columns.
+    """
     files = week_files(paths)
     if not files:
         raise ValueError(f"no candidate rows in {', '.join(map(str, paths)) or 'no files'}")
     out = np.empty((sum(f.rows for f in files), len(features)), np.float32, order="F")
     parts, start = [], 0
     for file in files:
-        frame = read_rows(file.path, features)
-        parts.append(place(out, start, frame, features, vocab))
-        start += len(frame)
-        del frame
+        keys = pd.read_parquet(file.path, columns=[*KEYS, LABEL])
+        order, groups = grouping(keys)
+        rows = out[start : start + len(keys)]
+        names = set(pq.read_schema(file.path).names)
+        present = [name for name in features if name in names]
+        rows[:, [j for j, name in enumerate(features) if name not in names]] = np.nan
+        for at in range(0, len(present), COLUMNS_AT_ONCE):
+            chunk = pd.read_parquet(file.path, columns=present[at : at + COLUMNS_AT_ONCE])
+            fill_matrix(rows, chunk, features, vocab, order, absent=None)
+        parts.append(groups)
+        start += len(keys)
     return out, Groups(*(np.concatenate(p) for p in zip(*parts, strict=True)))
 
 
@@ -103,26 +108,19 @@ def stack_frame(
 ) -> tuple[np.ndarray, Groups]:
     """:func:`stack_files` of one frame in memory."""
     out = np.empty((len(frame), len(features)), np.float32, order="F")
-    labels, sizes, customers = place(out, 0, frame, features, vocab)
-    return out, Groups(labels, sizes, customers)
+    order, groups = grouping(frame[[*KEYS, LABEL]])
+    fill_matrix(out, frame, features, vocab, order)
+    return out, Groups(*groups)
 
 
-def place(
-    out: np.ndarray,
-    start: int,
-    frame: pd.DataFrame,
-    features: list[str],
-    vocab: dict[str, list[str]],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Write ``frame``'s rows, ordered by (cutoff, customer), into ``out`` from row ``start``;
-    their labels, group sizes and group customers."""
-    key = frame[KEYS]
-    cutoffs = key[CUTOFF].to_numpy().astype("int64")
-    order = np.lexsort((key[schema.CUSTOMER_ID].to_numpy(), cutoffs))  # stable
-    fill_matrix(out[start : start + len(frame)], frame, features, vocab, order)
-    ordered = key.iloc[order]
+def grouping(keys: pd.DataFrame) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    """The row order by (cutoff, customer) of a frame's ``keys`` and label columns; in that
+    order, the labels, the group sizes and each group's customer."""
+    cutoffs = keys[CUTOFF].to_numpy().astype("int64")
+    order = np.lexsort((keys[schema.CUSTOMER_ID].to_numpy(), cutoffs))  # stable
+    ordered = keys.iloc[order]
     groups = group_ids(ordered)
     first = np.r_[True, np.diff(groups) != 0] if len(groups) else np.zeros(0, bool)
-    labels = frame[LABEL].to_numpy()[order]
+    labels = ordered[LABEL].to_numpy()
     customers = ordered[schema.CUSTOMER_ID].to_numpy()[first]
-    return labels, np.bincount(groups), customers
+    return order, (labels, np.bincount(groups), customers)

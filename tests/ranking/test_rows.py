@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from recsys import schema
+from recsys.ranking import rows
 from recsys.ranking.ranker import RankerConfig, group_ids, matrix, sort_groups
 from recsys.ranking.rows import learn_file_vocab, stack_files
 from recsys.ranking.sampling import LABEL
@@ -51,7 +52,9 @@ def weeks(tmp_path: Path) -> tuple[list[Path], pd.DataFrame]:
     return paths, pd.concat(frames, ignore_index=True)
 
 
-def test_stacked_files_equal_the_sorted_concatenation(weeks) -> None:
+@pytest.mark.parametrize("at_once", [1, 16])
+def test_stacked_files_equal_the_sorted_concatenation(weeks, at_once, monkeypatch) -> None:
+    monkeypatch.setattr(rows, "COLUMNS_AT_ONCE", at_once)
     paths, whole = weeks
     vocab = learn_file_vocab(paths)
     assert vocab == learn_vocab(whole) and vocab["a_index_code"] == ["A", "B", "D"]
