@@ -100,8 +100,8 @@ def candidate_week(
     if keep is None:
         frame = candidates(history, union, asked, k)
     else:
-        found, long = union.retrieve_with_lists(asked, k, keep)
-        frame, lists = with_interactions(history, found), MemberLists(long, keep)
+        found, own = union.retrieve_with_lists(asked, k, keep)
+        frame, lists = with_interactions(history, found), MemberLists(own, keep)
     frame[LABEL] = label(frame, truth)
     return CandidateWeek(cutoff, frame, truth, union, history, lists)
 

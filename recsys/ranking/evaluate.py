@@ -106,7 +106,7 @@ def source_lists(week: CandidateWeek, k: int = K) -> dict[str, pd.DataFrame]:
     """Each single source's own top ``k`` for the week's buyers (no top-up): cut from the lists
     kept with the week where they reach ``k``, else retrieved."""
     if week.sources is not None and week.sources.k >= k:
-        return week.sources.split(k)
+        return week.sources.cut(k)
     buyers = week.truth[schema.CUSTOMER_ID].unique()
     return {name: member.retrieve(buyers, k) for name, member in week.union.members.items()}
 

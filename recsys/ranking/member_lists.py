@@ -1,12 +1,15 @@
-"""Each union member's own top-k lists for a week's customers, kept with the validation week.
+"""Each union member's own top-k list for a week's customers, kept with the validation week.
 
 The candidates stage captures them from the union's own call (:meth:`UnionRetriever.
 retrieve_with_lists`) and writes them beside the week's frame; evaluation cuts recall@12..k and
-the per-source comparison rows from them instead of retrieving every source again.
+the per-source comparison rows from them instead of retrieving every source again. On disk:
+one long Parquet file, member after member (``customer_id`` int64, ``article_id`` int32,
+``score`` float32, ``rank`` int16, ``source`` a category), the depth ``k`` in its metadata.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,46 +22,36 @@ import pyarrow.parquet as pq
 from recsys import schema
 
 FILE = "sources.parquet"
-DEPTH_KEY = b"hm.member_lists.k"  # the list depth, in the Parquet file's metadata
+META_KEY = b"hm.member_lists"  # {"k": depth, "members": [[name, rows], ...]}, in file order
 
 
 @dataclass
 class MemberLists:
-    """``frame``: every member's top ``k`` (long: ``customer_id`` int64, ``article_id`` int32,
-    ``score`` float32, ``rank`` int16, ``source`` = member as a category)."""
+    """``lists``: each member's top ``k``, as its ``retrieve(customers, k)`` returns it."""
 
-    frame: pd.DataFrame
+    lists: dict[str, pd.DataFrame]
     k: int
 
-    def split(self, k: int) -> dict[str, pd.DataFrame]:
-        """Each member's top ``k`` (<= :attr:`k`) exactly as its ``retrieve`` returns it."""
+    def cut(self, k: int) -> dict[str, pd.DataFrame]:
+        """Each member's top ``k`` (at most :attr:`k`), as its ``retrieve`` returns it."""
         if k > self.k:
-            raise ValueError(f"lists hold each member's top {self.k}, not {k}")
-        frame = self.frame[self.frame[schema.RANK] <= k]
-        codes = frame[schema.SOURCE].cat.codes.to_numpy()
-        names = frame[schema.SOURCE].cat.categories
-        return {name: _as_retrieved(frame[codes == j], name) for j, name in enumerate(names)}
-
-
-def _as_retrieved(rows: pd.DataFrame, name: str) -> pd.DataFrame:
-    """One member's rows with the columns and dtypes of :func:`recsys.retrieval.base.finalize`."""
-    return pd.DataFrame(
-        {
-            schema.CUSTOMER_ID: rows[schema.CUSTOMER_ID].to_numpy(np.int64),
-            schema.ARTICLE_ID: rows[schema.ARTICLE_ID].to_numpy(np.int32),
-            schema.SCORE: rows[schema.SCORE].to_numpy(np.float32),
-            schema.RANK: rows[schema.RANK].to_numpy(np.int32),
-            schema.SOURCE: pd.Categorical.from_codes(np.zeros(len(rows), np.int8), [name]),
-        }
-    )
+            raise ValueError(f"the lists hold each member's top {self.k}, not {k}")
+        if k == self.k:
+            return dict(self.lists)
+        return {n: f[f[schema.RANK] <= k].reset_index(drop=True) for n, f in self.lists.items()}
 
 
 def save_lists(lists: MemberLists, folder: Path) -> Path:
-    """Write ``folder/sources.parquet`` whole or not at all (a temporary file, then a rename)."""
-    table = pa.Table.from_pandas(lists.frame, preserve_index=False)
-    meta = {**(table.schema.metadata or {}), DEPTH_KEY: str(lists.k).encode()}
+    """Write ``folder/sources.parquet`` whole or not at all (a temporary file, then a rename);
+    one member at a time, so the long table is never built in memory."""
+    names = list(lists.lists)
+    members = [[name, len(frame)] for name, frame in lists.lists.items()]
+    meta = {META_KEY: json.dumps({"k": lists.k, "members": members}).encode()}
+    schema_ = _compact(pd.DataFrame(columns=_COLUMNS), 0, names).schema
     path, partial = folder / FILE, folder / f".{FILE}.partial"
-    pq.write_table(table.replace_schema_metadata(meta), partial)
+    with pq.ParquetWriter(partial, schema_.with_metadata({**schema_.metadata, **meta})) as out:
+        for j, frame in enumerate(lists.lists.values()):
+            out.write_table(_compact(frame, j, names).replace_schema_metadata(out.schema.metadata))
     os.replace(partial, path)
     return path
 
@@ -69,5 +62,40 @@ def load_lists(folder: Path) -> MemberLists | None:
     path = folder / FILE
     if not path.exists():
         return None
-    table = pq.read_table(path)
-    return MemberLists(table.to_pandas(), int(table.schema.metadata[DEPTH_KEY]))
+    table = pq.read_table(path, columns=_COLUMNS)
+    meta = json.loads(pq.read_schema(path).metadata[META_KEY])
+    lists, start = {}, 0
+    for name, rows in meta["members"]:
+        lists[name] = _as_retrieved(table.slice(start, rows), name)
+        start += rows
+    return MemberLists(lists, int(meta["k"]))
+
+
+_COLUMNS = [schema.CUSTOMER_ID, schema.ARTICLE_ID, schema.SCORE, schema.RANK]
+
+
+def _compact(frame: pd.DataFrame, member: int, names: list[str]) -> pa.Table:
+    """One member's list in the file's compact dtypes, ``source`` coded over every member."""
+    compact = pd.DataFrame(
+        {
+            schema.CUSTOMER_ID: frame[schema.CUSTOMER_ID].to_numpy(np.int64),
+            schema.ARTICLE_ID: frame[schema.ARTICLE_ID].to_numpy(np.int32),
+            schema.SCORE: frame[schema.SCORE].to_numpy(np.float32),
+            schema.RANK: frame[schema.RANK].to_numpy(np.int16),
+            schema.SOURCE: pd.Categorical.from_codes(np.full(len(frame), member, np.int8), names),
+        }
+    )
+    return pa.Table.from_pandas(compact, preserve_index=False)
+
+
+def _as_retrieved(rows: pa.Table, name: str) -> pd.DataFrame:
+    """One member's rows with the columns and dtypes of :func:`recsys.retrieval.base.finalize`."""
+    return pd.DataFrame(
+        {
+            schema.CUSTOMER_ID: rows.column(schema.CUSTOMER_ID).to_numpy().astype(np.int64),
+            schema.ARTICLE_ID: rows.column(schema.ARTICLE_ID).to_numpy().astype(np.int32),
+            schema.SCORE: rows.column(schema.SCORE).to_numpy().astype(np.float32),
+            schema.RANK: rows.column(schema.RANK).to_numpy().astype(np.int32),
+            schema.SOURCE: pd.Categorical.from_codes(np.zeros(rows.num_rows, np.int8), [name]),
+        }
+    )

@@ -84,20 +84,23 @@ class UnionRetriever(Retriever, kind="union", config=UnionConfig):
 
     def retrieve_with_lists(
         self, customers: np.ndarray, k: int, keep: int
-    ) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """``retrieve(customers, k)`` and every member's own top ``keep`` for the same customers
-        (long, ``source`` = member, rank int16). A :attr:`Retriever.nested` member is asked
-        once, at the longer of its quota and ``keep``, and both lists are cut from that answer;
-        any other member is asked at both."""
+    ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+        """``retrieve(customers, k)`` and every member's own ``retrieve(customers, keep)``.
+
+        A :attr:`Retriever.nested` member is asked once, at the longer of its quota and
+        ``keep``, and both lists are cut from that answer; any other member is asked at both.
+        """
         if self.cutoff is None:
             raise NotFittedError(f"retriever {self.name!r} is not fitted")
         ids = np.unique(np.asarray(customers, dtype=np.int64))
-        parts, own = [], []
+        parts, own = [], {name: [] for name in self.source_names}
         for chunk in self._chunks(ids):
             pairs = [self._both_lists(spec, chunk, keep) for spec in self.config.sources]
             parts.append(self._merge(chunk, k, [quota for quota, _ in pairs]))
-            own.extend(enumerate(long for _, long in pairs))
-        return finalize(self._joined(parts), self.name), self._long(own)
+            for name, (_, long) in zip(self.source_names, pairs, strict=True):
+                own[name].append(long)
+        lists = {name: _stacked(frames, name) for name, frames in own.items()}
+        return finalize(self._joined(parts), self.name), lists
 
     def _both_lists(
         self, spec: SourceSpec, customers: np.ndarray, keep: int
@@ -109,22 +112,6 @@ class UnionRetriever(Retriever, kind="union", config=UnionConfig):
         longest = member.retrieve(customers, max(spec.quota, keep))
         ranks = longest[schema.RANK]
         return longest[ranks <= spec.quota], longest[ranks <= keep]
-
-    def _long(self, lists: list[tuple[int, pd.DataFrame]]) -> pd.DataFrame:
-        """(member index, list) pairs as one compact long frame, ``source`` = member."""
-        frames = [frame for _, frame in lists]
-        codes = [np.full(len(frame), j, np.int8) for j, frame in lists]
-        return pd.DataFrame(
-            {
-                schema.CUSTOMER_ID: stacked(frames, schema.CUSTOMER_ID, np.int64),
-                schema.ARTICLE_ID: stacked(frames, schema.ARTICLE_ID, np.int32),
-                schema.SCORE: stacked(frames, schema.SCORE, np.float32),
-                schema.RANK: stacked(frames, schema.RANK, np.int16),
-                schema.SOURCE: pd.Categorical.from_codes(
-                    np.concatenate([*codes, np.zeros(0, np.int8)]), self.source_names
-                ),
-            }
-        )
 
     def _joined(self, parts: list[pd.DataFrame]) -> pd.DataFrame:
         """The chunks' merged candidates as one frame (the empty frame when none has rows)."""
@@ -249,6 +236,12 @@ class UnionRetriever(Retriever, kind="union", config=UnionConfig):
         }
 
 
-def stacked(frames: list[pd.DataFrame], column: str, dtype: type) -> np.ndarray:
-    """``column`` of every frame, one after the other, as ``dtype``."""
-    return np.concatenate([*(f[column].to_numpy(dtype) for f in frames), np.zeros(0, dtype)])
+def _stacked(frames: list[pd.DataFrame], name: str) -> pd.DataFrame:
+    """One member's lists of consecutive chunks as one candidates frame (index 0..n-1)."""
+    if not frames:
+        return empty_candidates(name)
+    return (
+        frames[0].reset_index(drop=True)
+        if len(frames) == 1
+        else pd.concat(frames, ignore_index=True)
+    )

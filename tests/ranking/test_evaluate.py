@@ -54,7 +54,7 @@ def test_kept_lists_are_each_source_own_fresh_list(
 ) -> None:
     week = load_week(tiny_lake, cutoff, stored)
     assert week.sources is not None and week.sources.k == K
-    kept = week.sources.split(K)
+    kept = week.sources.cut(K)
     buyers = week.truth[schema.CUSTOMER_ID].unique()
     assert list(kept) == week.union.source_names
     for name, member in week.union.members.items():
