@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from recsys import schema
+from recsys.retrieval.base import empty_candidates
 
 FILE = "sources.parquet"
 META_KEY = b"hm.member_lists"  # {"k": depth, "members": [[name, rows], ...]}, in file order
@@ -58,16 +59,22 @@ def save_lists(lists: MemberLists, folder: Path) -> Path:
 
 def load_lists(folder: Path) -> MemberLists | None:
     """The lists written by :func:`save_lists`; None where the folder has none (a week written
-    before they were kept)."""
+    before they were kept). Read member by member (its own row groups), so no more than one
+    member's table is held in Arrow's memory pool, which is emptied after."""
     path = folder / FILE
     if not path.exists():
         return None
-    table = pq.read_table(path, columns=_COLUMNS)
-    meta = json.loads(pq.read_schema(path).metadata[META_KEY])
+    file = pq.ParquetFile(path)
+    meta = json.loads(file.schema_arrow.metadata[META_KEY])
+    sizes = np.array([file.metadata.row_group(i).num_rows for i in range(file.num_row_groups)])
+    ends = np.cumsum(sizes)
     lists, start = {}, 0
     for name, rows in meta["members"]:
-        lists[name] = _as_retrieved(table.slice(start, rows), name)
+        mine = np.flatnonzero((ends - sizes >= start) & (ends <= start + rows) & (sizes > 0))
+        table = file.read_row_groups(mine.tolist(), columns=_COLUMNS) if rows else None
+        lists[name] = _as_retrieved(table, name)
         start += rows
+    pa.default_memory_pool().release_unused()
     return MemberLists(lists, int(meta["k"]))
 
 
@@ -88,14 +95,21 @@ def _compact(frame: pd.DataFrame, member: int, names: list[str]) -> pa.Table:
     return pa.Table.from_pandas(compact, preserve_index=False)
 
 
-def _as_retrieved(rows: pa.Table, name: str) -> pd.DataFrame:
-    """One member's rows with the columns and dtypes of :func:`recsys.retrieval.base.finalize`."""
+def _as_retrieved(rows: pa.Table | None, name: str) -> pd.DataFrame:
+    """One member's rows (None: none) with the columns and dtypes of
+    :func:`recsys.retrieval.base.finalize`."""
+    if rows is None:
+        return empty_candidates(name)
+
+    def column(key: str, dtype: type) -> np.ndarray:
+        return rows.column(key).to_numpy().astype(dtype, copy=False)
+
     return pd.DataFrame(
         {
-            schema.CUSTOMER_ID: rows.column(schema.CUSTOMER_ID).to_numpy().astype(np.int64),
-            schema.ARTICLE_ID: rows.column(schema.ARTICLE_ID).to_numpy().astype(np.int32),
-            schema.SCORE: rows.column(schema.SCORE).to_numpy().astype(np.float32),
-            schema.RANK: rows.column(schema.RANK).to_numpy().astype(np.int32),
+            schema.CUSTOMER_ID: column(schema.CUSTOMER_ID, np.int64),
+            schema.ARTICLE_ID: column(schema.ARTICLE_ID, np.int32),
+            schema.SCORE: column(schema.SCORE, np.float32),
+            schema.RANK: column(schema.RANK, np.int32),
             schema.SOURCE: pd.Categorical.from_codes(np.zeros(rows.num_rows, np.int8), [name]),
         }
     )
