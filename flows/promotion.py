@@ -40,14 +40,14 @@ def evaluate_task(
     from recsys.data.lake import Lake
     from recsys.ranking.assembly import package_meta, serving_package
     from recsys.ranking.dataset import load_week
-    from recsys.ranking.evaluate import evaluate_ranker
+    from recsys.ranking.evaluate import evaluate_ranker, history_weeks
     from recsys.ranking.ranker import Ranker
     from recsys.retrieval.sources import parse_sources
 
     path, lake = fresh(Path(out)), Lake(settings.paths.lake)
     ranker = Ranker.load(Path(ranker_dir))
     binary = Path(ranker_dir) / BINARY
-    week = load_week(lake, plan.valid, Path(weeks.valid))
+    week = load_week(lake, plan.valid, Path(weeks.valid), history_weeks(settings.active_weeks))
     specs = parse_sources(weeks.sources)
     evaluation = evaluate_ranker(
         week,

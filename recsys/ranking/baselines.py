@@ -16,9 +16,11 @@ from recsys.retrieval.history import History
 from recsys.schema import K
 
 BASELINE = "repurchase_popularity"  # repurchase, then popularity: what the ranker must beat
+POPULAR_DAYS = 7  # the best sellers are those of these last days
+REPURCHASE_DAYS = 28  # the repurchase baseline proposes the purchases of these last days
 
 
-def popular_list(history: History, days: int = 7, k: int = K) -> pd.DataFrame:
+def popular_list(history: History, days: int = POPULAR_DAYS, k: int = K) -> pd.DataFrame:
     """The global best sellers of the last ``days`` days as a fallback list (customer_id -1)."""
     counts = history.recent(days)[schema.ARTICLE_ID].value_counts()
     counts = counts.sort_index().sort_values(ascending=False, kind="stable").head(k)
@@ -31,7 +33,7 @@ def popular_list(history: History, days: int = 7, k: int = K) -> pd.DataFrame:
     )
 
 
-def recent_purchases(history: History, days: int = 28) -> pd.DataFrame:
+def recent_purchases(history: History, days: int = REPURCHASE_DAYS) -> pd.DataFrame:
     """Each customer's articles of the last ``days`` days: latest first, then most bought."""
     tx = history.recent(days)
     stats = tx.groupby([schema.CUSTOMER_ID, schema.ARTICLE_ID]).agg(

@@ -20,6 +20,7 @@ import pandas as pd
 from recsys import schema
 from recsys.data.lake import Lake
 from recsys.ranking.interactions import InteractionTables, interaction_features
+from recsys.ranking.member_lists import MemberLists, load_lists, save_lists
 from recsys.ranking.sampling import LABEL
 from recsys.retrieval.fit_cache import fit_or_load_union
 from recsys.retrieval.history import History, load_history, target_week
@@ -30,13 +31,15 @@ from recsys.schema import CUTOFF
 
 @dataclass
 class CandidateWeek:
-    """One week's candidates (``frame``), its purchases (``truth``) and the fitted union."""
+    """One week's candidates (``frame``), its purchases (``truth``) and the fitted union;
+    ``sources``: each member's own list for the same customers, where they were kept."""
 
     cutoff: dt.date
     frame: pd.DataFrame
     truth: pd.DataFrame
     union: UnionRetriever
     history: History
+    sources: MemberLists | None = None
 
 
 def label(frame: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray:
@@ -58,7 +61,13 @@ def candidates(
 
     ``tables``: the history's prepared :class:`InteractionTables`, when called chunk by chunk.
     """
-    frame = union.retrieve(customers, k)
+    return with_interactions(history, union.retrieve(customers, k), tables)
+
+
+def with_interactions(
+    history: History, frame: pd.DataFrame, tables: InteractionTables | None = None
+) -> pd.DataFrame:
+    """The union's candidates ``frame`` with interaction features and the ``cutoff`` column."""
     frame = frame.drop(columns=[schema.SOURCE]).reset_index(drop=True)
     inter = interaction_features(history, frame, tables)
     frame = pd.concat([frame, inter], axis=1)
@@ -75,20 +84,27 @@ def candidate_week(
     customers: np.ndarray | None = None,
     progress: bool = False,
     fit_store: Path | None = None,
+    keep: int | None = None,
 ) -> CandidateWeek:
     """Fit the sources before ``cutoff`` and build the week's labelled candidates.
 
     ``customers`` defaults to the buyers of the week (training and validation); pass every
     customer to score a week whose purchases are unknown (then every label is 0). With
     ``fit_store`` a union fitted on the same history before is loaded from there instead.
+    ``keep``: also keep each member's own top ``keep`` for those customers (``sources``).
     """
     history = load_history(lake, cutoff)
     truth = target_week(lake, cutoff)
     union, _ = fit_or_load_union(history, specs, fit_store, progress)
     asked = truth[schema.CUSTOMER_ID].unique() if customers is None else customers
-    frame = candidates(history, union, np.asarray(asked, dtype=np.int64), k)
+    asked, lists = np.asarray(asked, dtype=np.int64), None
+    if keep is None:
+        frame = candidates(history, union, asked, k)
+    else:
+        found, own = union.retrieve_with_lists(asked, k, keep)
+        frame, lists = with_interactions(history, found), MemberLists(own, keep)
     frame[LABEL] = label(frame, truth)
-    return CandidateWeek(cutoff=cutoff, frame=frame, truth=truth, union=union, history=history)
+    return CandidateWeek(cutoff, frame, truth, union, history, lists)
 
 
 def union_columns(source_names: Sequence[str]) -> list[str]:
@@ -106,16 +122,22 @@ def saved_source_names(path: Path) -> list[str]:
 
 
 def save_week(week: CandidateWeek, path: Path) -> Path:
-    """``frame.parquet``, ``truth.parquet`` and the fitted ``union/`` under ``path``."""
+    """``frame.parquet``, ``truth.parquet``, the fitted ``union/`` and, where kept, the members'
+    own lists (``sources.parquet``) under ``path``."""
     path.mkdir(parents=True, exist_ok=True)
     week.frame.to_parquet(path / "frame.parquet", index=False)
     week.truth.to_parquet(path / "truth.parquet", index=False)
     week.union.save(path / "union")
+    if week.sources is not None:
+        save_lists(week.sources, path)
     return path
 
 
-def load_week(lake: Lake, cutoff: dt.date, path: Path) -> CandidateWeek:
-    """A week written by :func:`save_week` (its history reloaded from the lake)."""
+def load_week(
+    lake: Lake, cutoff: dt.date, path: Path, history_weeks: int | None = None
+) -> CandidateWeek:
+    """A week written by :func:`save_week`, its history reloaded from the lake (only the last
+    ``history_weeks`` weeks when given: all that evaluating the week reads)."""
     from recsys.retrieval.registry import load_retriever
 
     return CandidateWeek(
@@ -123,5 +145,6 @@ def load_week(lake: Lake, cutoff: dt.date, path: Path) -> CandidateWeek:
         frame=pd.read_parquet(path / "frame.parquet"),
         truth=pd.read_parquet(path / "truth.parquet"),
         union=load_retriever(path / "union"),  # type: ignore[arg-type]
-        history=load_history(lake, cutoff),
+        history=load_history(lake, cutoff, history_weeks),
+        sources=load_lists(path),
     )

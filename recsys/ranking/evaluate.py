@@ -9,7 +9,12 @@ import pandas as pd
 
 from recsys import schema
 from recsys.evaluation.metrics import ranking_metrics
-from recsys.ranking.baselines import baseline_recommendations, popular_list
+from recsys.ranking.baselines import (
+    POPULAR_DAYS,
+    REPURCHASE_DAYS,
+    baseline_recommendations,
+    popular_list,
+)
 from recsys.ranking.dataset import CandidateWeek
 from recsys.ranking.ranker import Ranker
 from recsys.ranking.recommend import fill_with, top_by_score
@@ -43,8 +48,9 @@ def evaluate_ranker(
 ) -> Evaluation:
     """The ranker (and ``binary``) on ``week``: comparison, candidate recall and source recall.
 
-    Every source's own list is retrieved once at ``candidates`` for both tables; the ranker
-    scores the week once for the comparison and the active/dormant segments.
+    Every source's own list at ``candidates`` serves both tables (cut from the lists kept with
+    the week, else retrieved once); the ranker scores the week once for the comparison and the
+    active/dormant segments. The week's history needs only :func:`history_weeks` weeks.
     """
     sources = source_lists(week, candidates)
     ranked = ranker_recommendations(week, ranker)
@@ -58,6 +64,13 @@ def evaluate_ranker(
     if binary is not None:
         evaluation.binary = comparison_table(week, binary, sources).loc[[RANKER]]
     return evaluation
+
+
+def history_weeks(active_weeks: int | None) -> int:
+    """Weeks of history before the cutoff that :func:`evaluate_ranker` reads: the best sellers,
+    the repurchase baseline's window and the active/dormant split (``active_weeks``)."""
+    days = max(POPULAR_DAYS, REPURCHASE_DAYS, 7 * (active_weeks or 0))
+    return -(-days // 7)
 
 
 def candidate_recall(week: CandidateWeek) -> dict[str, float]:
@@ -90,7 +103,10 @@ def ranker_recommendations(week: CandidateWeek, ranker: Ranker) -> pd.DataFrame:
 
 
 def source_lists(week: CandidateWeek, k: int = K) -> dict[str, pd.DataFrame]:
-    """Each single source's own top ``k`` for the week's buyers (no top-up)."""
+    """Each single source's own top ``k`` for the week's buyers (no top-up): cut from the lists
+    kept with the week where they reach ``k``, else retrieved."""
+    if week.sources is not None and week.sources.k >= k:
+        return week.sources.cut(k)
     buyers = week.truth[schema.CUSTOMER_ID].unique()
     return {name: member.retrieve(buyers, k) for name, member in week.union.members.items()}
 

@@ -60,14 +60,16 @@ def featurised_week(
     progress: bool = False,
     sampling: tuple[Strategy, int, int] | None = None,
     fit_store: Path | None = None,
+    keep: int | None = None,
 ) -> CandidateWeek:
     """A candidate week with the Feast customer and article features joined point in time.
 
     ``sampling`` = (strategy, negatives, seed) samples the rows before the (wide) store
     features are joined, so a training week never holds every candidate's features at once.
     ``fit_store``: where fitted unions are kept and reused (:mod:`recsys.retrieval.fit_cache`).
+    ``keep``: also keep each source's own top ``keep`` (:mod:`recsys.ranking.member_lists`).
     """
-    week = candidate_week(lake, cutoff, specs, k, customers, progress, fit_store)
+    week = candidate_week(lake, cutoff, specs, k, customers, progress, fit_store, keep)
     if sampling is not None:
         week.frame = sample_negatives(week.frame, *sampling)
     week.frame = add_store_features(settings, week.frame, progress)
@@ -113,12 +115,14 @@ def valid_week(
     progress: bool = False,
     fit_store: Path | None = None,
 ) -> CandidateWeek:
-    """Every candidate of (at most ``HM_VALID_CUSTOMERS``) buyers; truth cut to those buyers."""
+    """Every candidate of (at most ``HM_VALID_CUSTOMERS``) buyers; truth cut to those buyers;
+    each source's own top ``HM_CANDIDATES`` kept for evaluation."""
     from recsys import schema
 
     asked = sample_buyers(lake, cutoff, settings.valid_customers, settings.seed)
+    k = settings.candidates
     week = featurised_week(
-        settings, lake, cutoff, specs, settings.candidates, asked, progress, fit_store=fit_store
+        settings, lake, cutoff, specs, k, asked, progress, fit_store=fit_store, keep=k
     )
     week.truth = week.truth[week.truth[schema.CUSTOMER_ID].isin(asked)]
     return week

@@ -45,6 +45,10 @@ class Retriever(ABC):
 
     kind: ClassVar[str] = ""
     config_class: ClassVar[type[RetrieverConfig]] = RetrieverConfig
+    # True where each customer's top ``q`` is exactly the first ``q`` of its top ``k`` (q < k):
+    # scores that do not depend on ``k``, ties to the smaller article id; one longer list then
+    # serves both (the union's quota and an evaluation's own list)
+    nested: ClassVar[bool] = False
 
     def __init_subclass__(
         cls, kind: str | None = None, config: type[RetrieverConfig] | None = None, **kwargs: Any

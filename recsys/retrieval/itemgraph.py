@@ -226,6 +226,7 @@ class ItemGraphRetriever(Retriever, config=ItemGraphConfig):
     """Scores articles through an item x item matrix from each customer's recent seed articles."""
 
     config: ItemGraphConfig
+    nested = True  # the product H @ S does not depend on k; row_top breaks ties by article
 
     def __init__(self, config: ItemGraphConfig | None = None, /, **params: Any) -> None:
         super().__init__(config, **params)

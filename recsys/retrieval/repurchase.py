@@ -85,6 +85,7 @@ class RepurchaseRetriever(Retriever, kind="repurchase", config=RepurchaseConfig)
     """
 
     config: RepurchaseConfig
+    nested = True  # fixed per-pair scores cut by top_k
 
     def __init__(self, config: RepurchaseConfig | None = None, /, **params: Any) -> None:
         super().__init__(config, **params)

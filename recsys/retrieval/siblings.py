@@ -79,6 +79,7 @@ class SiblingsRetriever(Retriever, kind="siblings", config=SiblingsConfig):
     """
 
     config: SiblingsConfig
+    nested = True  # fixed per-pair scores cut by top_k
 
     def __init__(self, config: SiblingsConfig | None = None, /, **params: Any) -> None:
         super().__init__(config, **params)

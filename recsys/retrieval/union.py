@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,7 +11,14 @@ import numpy as np
 import pandas as pd
 
 from recsys import schema
-from recsys.retrieval.base import Retriever, candidate_order, empty_candidates, group_rank
+from recsys.retrieval.base import (
+    NotFittedError,
+    Retriever,
+    candidate_order,
+    empty_candidates,
+    finalize,
+    group_rank,
+)
 from recsys.retrieval.config import RetrieverConfig
 from recsys.retrieval.history import History
 from recsys.retrieval.sources import DEFAULT_SOURCES, SourceSpec, parse_sources
@@ -72,7 +79,42 @@ class UnionRetriever(Retriever, kind="union", config=UnionConfig):
         self.members = {spec.name: spec.build().fit(history) for spec in self.config.sources}
 
     def _retrieve(self, customers: np.ndarray, k: int, context: np.ndarray) -> pd.DataFrame:
-        parts = [self._merge(chunk, k, context) for chunk in self._chunks(customers)]
+        parts = [self._merge(c, k, self._quota_lists(c, context)) for c in self._chunks(customers)]
+        return self._joined(parts)
+
+    def retrieve_with_lists(
+        self, customers: np.ndarray, k: int, keep: int
+    ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+        """``retrieve(customers, k)`` and every member's own ``retrieve(customers, keep)``.
+
+        A :attr:`Retriever.nested` member is asked once, at the longer of its quota and
+        ``keep``, and both lists are cut from that answer; any other member is asked at both.
+        """
+        if self.cutoff is None:
+            raise NotFittedError(f"retriever {self.name!r} is not fitted")
+        ids = np.unique(np.asarray(customers, dtype=np.int64))
+        parts, own = [], {name: [] for name in self.source_names}
+        for chunk in self._chunks(ids):
+            pairs = [self._both_lists(spec, chunk, keep) for spec in self.config.sources]
+            parts.append(self._merge(chunk, k, [quota for quota, _ in pairs]))
+            for name, (_, long) in zip(self.source_names, pairs, strict=True):
+                own[name].append(long)
+        lists = {name: _stacked(frames, name) for name, frames in own.items()}
+        return finalize(self._joined(parts), self.name), lists
+
+    def _both_lists(
+        self, spec: SourceSpec, customers: np.ndarray, keep: int
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """A member's top ``quota`` and top ``keep`` (one call where its lists nest)."""
+        member = self.members[spec.name]
+        if not (member.nested or spec.quota == keep):
+            return member.retrieve(customers, spec.quota), member.retrieve(customers, keep)
+        longest = member.retrieve(customers, max(spec.quota, keep))
+        ranks = longest[schema.RANK]
+        return longest[ranks <= spec.quota], longest[ranks <= keep]
+
+    def _joined(self, parts: list[pd.DataFrame]) -> pd.DataFrame:
+        """The chunks' merged candidates as one frame (the empty frame when none has rows)."""
         parts = [p for p in parts if len(p)]
         return pd.concat(parts, ignore_index=True) if parts else self._empty()
 
@@ -81,9 +123,14 @@ class UnionRetriever(Retriever, kind="union", config=UnionConfig):
         for start in range(0, len(customers), size):
             yield customers[start : start + size]
 
-    def _merge(self, customers: np.ndarray, k: int, context: np.ndarray) -> pd.DataFrame:
-        """One chunk: every member's quota, deduped into pairs, fused by RRF, cut to ``k``."""
-        long = self._member_arrays(customers, context)
+    def _quota_lists(self, customers: np.ndarray, context: np.ndarray) -> Iterator[pd.DataFrame]:
+        """Every member's candidates for ``customers``, each up to its quota (one at a time)."""
+        for spec in self.config.sources:
+            yield self.members[spec.name].retrieve(customers, spec.quota, context)
+
+    def _merge(self, customers: np.ndarray, k: int, lists: Iterable[pd.DataFrame]) -> pd.DataFrame:
+        """One chunk: the members' ``lists`` deduped into pairs, fused by RRF, cut to ``k``."""
+        long = self._member_arrays(lists)
         if long is None:
             return self._empty()
         cust, art, score, ranks, member = long
@@ -100,31 +147,27 @@ class UnionRetriever(Retriever, kind="union", config=UnionConfig):
         features = self._features(kept, inverse, member, score, ranks)
         return pd.concat([pd.DataFrame(frame), features], axis=1)
 
-    def _member_arrays(
-        self, customers: np.ndarray, context: np.ndarray
-    ) -> tuple[np.ndarray, ...] | None:
-        """Every member's candidates concatenated: (customer, article, score, rank, member
-        index); None when no member proposes anything."""
-        parts = []
-        for j, spec in enumerate(self.config.sources):
-            frame = self.members[spec.name].retrieve(customers, spec.quota, context)
-            if len(frame):
-                parts.append(
-                    (
-                        frame[schema.CUSTOMER_ID].to_numpy(np.int64),
-                        frame[schema.ARTICLE_ID].to_numpy(np.int64),
-                        frame[schema.SCORE].to_numpy(np.float32),
-                        frame[schema.RANK].to_numpy(np.float32),
-                        np.full(len(frame), j, np.int8),
-                    )
-                )
+    def _member_arrays(self, lists: Iterable[pd.DataFrame]) -> tuple[np.ndarray, ...] | None:
+        """The members' ``lists`` (in configured order) concatenated: (customer, article, score,
+        rank, member index); None when no member proposes anything."""
+        parts = [
+            (
+                frame[schema.CUSTOMER_ID].to_numpy(np.int64),
+                frame[schema.ARTICLE_ID].to_numpy(np.int64),
+                frame[schema.SCORE].to_numpy(np.float32),
+                frame[schema.RANK].to_numpy(np.float32),
+                np.full(len(frame), j, np.int8),
+            )
+            for j, frame in enumerate(lists)
+            if len(frame)
+        ]
         if not parts:
             return None
         return tuple(np.concatenate(column) for column in zip(*parts, strict=True))
 
     def member_candidates(self, customers: np.ndarray, context: np.ndarray) -> pd.DataFrame:
         """Long frame of every member's candidates (each up to its quota), ``source`` = member."""
-        long = self._member_arrays(customers, context)
+        long = self._member_arrays(self._quota_lists(customers, context))
         if long is None:
             return pd.DataFrame()
         cust, art, score, ranks, member = long
@@ -191,3 +234,14 @@ class UnionRetriever(Retriever, kind="union", config=UnionConfig):
         self.members = {
             spec.name: load_retriever(Path(path) / spec.name) for spec in self.config.sources
         }
+
+
+def _stacked(frames: list[pd.DataFrame], name: str) -> pd.DataFrame:
+    """One member's lists of consecutive chunks as one candidates frame (index 0..n-1)."""
+    if not frames:
+        return empty_candidates(name)
+    return (
+        frames[0].reset_index(drop=True)
+        if len(frames) == 1
+        else pd.concat(frames, ignore_index=True)
+    )

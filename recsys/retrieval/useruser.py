@@ -91,6 +91,7 @@ class UserUserRetriever(Retriever, kind="useruser", config=UserUserConfig):
     """
 
     config: UserUserConfig
+    nested = True  # neighbours searched at n_neighbours, not k; row_top breaks ties by article
 
     def __init__(self, config: UserUserConfig | None = None, /, **params: Any) -> None:
         super().__init__(config, **params)

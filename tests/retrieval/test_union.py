@@ -113,3 +113,46 @@ def test_union_members_are_checked_when_the_union_is_built() -> None:
         UnionRetriever(sources=bad)
     with pytest.raises(ValueError, match="'chunk_size' must be int"):
         UnionRetriever(sources=SOURCES, chunk_size=1.5)
+
+
+@pytest.fixture(scope="module")
+def default_union(history: History) -> UnionRetriever:
+    return UnionRetriever(sources=DEFAULT_SOURCES, chunk_size=97).fit(history)
+
+
+def test_nested_members_top_lists_are_prefixes_of_longer_ones(
+    default_union: UnionRetriever, buyers: np.ndarray
+) -> None:
+    nested = [s for s in default_union.config.sources if default_union.members[s.name].nested]
+    assert {s.kind for s in nested} == {
+        "repurchase",
+        "siblings",
+        "cooccurrence",
+        "itemcf",
+        "useruser",
+    }
+    for spec in nested:
+        member = default_union.members[spec.name]
+        longest = member.retrieve(buyers, 200)
+        for q in (1, 12, spec.quota):
+            short = longest[longest[schema.RANK] <= q].reset_index(drop=True)
+            pd.testing.assert_frame_equal(short, member.retrieve(buyers, q))
+
+
+def test_lists_kept_from_the_union_call_are_each_member_own(
+    default_union: UnionRetriever, buyers: np.ndarray
+) -> None:
+    merged, lists = default_union.retrieve_with_lists(buyers, 200, 200)
+    pd.testing.assert_frame_equal(merged, default_union.retrieve(buyers, 200))
+    assert list(lists) == default_union.source_names
+    for name, member in default_union.members.items():
+        pd.testing.assert_frame_equal(lists[name], member.retrieve(buyers, 200))
+
+
+def test_lists_shorter_than_a_quota_are_cut_from_it(
+    default_union: UnionRetriever, buyers: np.ndarray
+) -> None:
+    merged, lists = default_union.retrieve_with_lists(buyers, 60, 12)
+    pd.testing.assert_frame_equal(merged, default_union.retrieve(buyers, 60))
+    for name, member in default_union.members.items():
+        pd.testing.assert_frame_equal(lists[name], member.retrieve(buyers, 12))
