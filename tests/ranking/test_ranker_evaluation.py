@@ -40,7 +40,7 @@ def stored(tiny_lake: Lake, cutoff: dt.date, tmp_path_factory: pytest.TempPathFa
 @pytest.fixture(scope="module")
 def ranker(stored: Path, tiny_lake: Lake, cutoff: dt.date) -> Ranker:
     week = load_week(tiny_lake, cutoff, stored)
-    features = [*union_columns(week.union), *feature_names()]
+    features = [*union_columns(week.union.source_names), *feature_names()]
     config = RankerConfig(n_estimators=20, early_stopping_rounds=5, threads=1)
     return train_ranker(week.frame, week.frame, week.truth, features, config)
 
