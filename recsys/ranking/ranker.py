@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,9 @@ from recsys.ranking.compiled import (
 from recsys.ranking.vocab import encode_strings
 from recsys.retrieval.base import group_rank
 from recsys.schema import CUTOFF, K
+
+if TYPE_CHECKING:
+    from recsys.ranking.features import StoreBlock
 
 
 @dataclass
@@ -100,9 +104,12 @@ class Ranker:
         """Scores of a float32 matrix in ``features`` order, equal to ``Booster.predict``'s."""
         return self.compiled().predict(features, threads or self.config.threads)
 
-    def score(self, frame: pd.DataFrame) -> np.ndarray:
-        """Scores for candidate rows (higher = better); missing features are NaN."""
-        return self.predict(matrix(frame, self.features, self.vocab))
+    def score(self, frame: pd.DataFrame, blocks: Sequence[StoreBlock] = ()) -> np.ndarray:
+        """Scores for candidate rows (higher = better); missing features are NaN.
+
+        ``blocks``: store features placed by key (see :func:`matrix`), not read from ``frame``.
+        """
+        return self.predict(matrix(frame, self.features, self.vocab, blocks))
 
     def importance(self) -> pd.Series:
         """Total gain per feature, descending."""
@@ -147,15 +154,28 @@ class Ranker:
         )
 
 
-def matrix(frame: pd.DataFrame, features: list[str], vocab: dict[str, list[str]]) -> np.ndarray:
+def matrix(
+    frame: pd.DataFrame,
+    features: list[str],
+    vocab: dict[str, list[str]],
+    blocks: Sequence[StoreBlock] = (),
+) -> np.ndarray:
     """The float32 feature matrix in ``features`` order (absent columns are NaN).
 
     Column-major, filled column by column in place: one copy of the data (LightGBM and the
-    compiled forest read either layout).
+    compiled forest read either layout). ``blocks`` (see
+    :meth:`~recsys.ranking.features.SnapshotFeatures.blocks`) place their columns themselves,
+    by the row's key; the other columns come from ``frame``.
     """
-    encoded = encode_strings(frame[[c for c in vocab if c in frame]].copy(), vocab)
     out = np.empty((len(frame), len(features)), np.float32, order="F")
-    for j, name in enumerate(features):
+    placed: set[int] = set()
+    for block in blocks:
+        block.place(frame, out)
+        placed.update(block.positions.tolist())
+    rest = [(j, name) for j, name in enumerate(features) if j not in placed]
+    strings = [name for _, name in rest if name in vocab and name in frame]
+    encoded = encode_strings(frame[strings].copy(), vocab)
+    for j, name in rest:
         source = encoded if name in vocab else frame
         out[:, j] = source[name].to_numpy(np.float32) if name in source else np.nan
     return out
