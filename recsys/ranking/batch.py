@@ -78,15 +78,27 @@ def rank_customers(
         sink(rows)
     frame, blocks = with_features(rows, features, package.ranker)
     ranked = top_by_score(frame, package.ranker.score(frame, blocks), k)
-    source = frame.set_index([schema.CUSTOMER_ID, schema.ARTICLE_ID])["best_source"]
     out = fill_with(ranked, package.popular, customers, k)
-    keys = pd.MultiIndex.from_frame(out[[schema.CUSTOMER_ID, schema.ARTICLE_ID]])
-    codes = source.reindex(keys).to_numpy()
+    wanted = pair_keys(customers, out)
+    at = pd.Index(pair_keys(customers, frame)).get_indexer(wanted)  # -1: not a candidate
+    codes = np.append(frame["best_source"].to_numpy(np.float64), np.nan)[at]
     names = np.array([*package.union.source_names, FALLBACK])
     out[schema.SOURCE] = names[np.where(np.isnan(codes), len(names) - 1, codes).astype(int)]
-    score = ranked.set_index([schema.CUSTOMER_ID, schema.ARTICLE_ID])[schema.SCORE]
-    out.insert(2, schema.SCORE, score.reindex(keys).to_numpy(np.float32))
+    at = pd.Index(pair_keys(customers, ranked)).get_indexer(wanted)  # -1: a top-up
+    score = np.append(ranked[schema.SCORE].to_numpy(np.float32), np.float32(np.nan))[at]
+    out.insert(2, schema.SCORE, score)
     return out
+
+
+def pair_keys(customers: np.ndarray, frame: pd.DataFrame) -> np.ndarray:
+    """An int64 key per row of ``frame``: its customer's position in ``customers`` (sorted,
+    holding every one of them) beside its article id's 32 bits."""
+    ids = frame[schema.CUSTOMER_ID].to_numpy(np.int64)
+    at = np.searchsorted(customers, ids)
+    if len(ids) and (customers.take(at, mode="clip") != ids).any():
+        raise ValueError("rows of customers that were not asked for")
+    articles = frame[schema.ARTICLE_ID].to_numpy(np.int64) & 0xFFFFFFFF
+    return (at.astype(np.int64) << 32) | articles
 
 
 def with_features(
