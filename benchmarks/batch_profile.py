@@ -2,10 +2,12 @@
 
 Ranks ``--chunks`` chunks of ``--chunk`` active customers (from the middle of the id range)
 through :func:`batch_recommendations` in this process, and times retrieval per union member on
-the first chunk. Phases: the union (members + merge), interaction features, store features,
-scoring, selection (top 12 + top-up), the candidate store write, and whatever the batch prepares
-once. Prints one JSON line (CPU seconds of this process per phase, customers per CPU second: wall
-time on a shared machine says more about the neighbours than about the batch).
+the first chunk. Phases: the union (members + merge), interaction features, store features
+(the snapshot's blocks placed in the ranker's matrix; their one-off build apart), scoring (the
+rest of the matrix and the forest), selection (top 12 + top-up), the candidate store write, and
+whatever the batch prepares once; a phase called inside another counts apart from it. Prints
+one JSON line (CPU seconds of this process per phase, customers per CPU second: wall time on a
+shared machine says more about the neighbours than about the batch).
 
 ``python -m benchmarks.batch_profile --chunk 5000 --chunks 2``
 """
@@ -85,18 +87,24 @@ def main() -> None:
 
 
 class _Timer:
-    """Accumulates seconds per phase of wrapped callables."""
+    """Accumulates seconds per phase of wrapped callables, a nested phase's out of its caller's."""
 
     def __init__(self, phases: dict[str, float]) -> None:
         self.phases = phases
+        self.inner: list[float] = []  # per running wrapped call: seconds of the phases it called
 
     def wrap(self, name, fn):
         def timed(*args, **kwargs):
             t0 = time.process_time()
+            self.inner.append(0.0)
             try:
                 return fn(*args, **kwargs)
             finally:
-                self.phases[name] = self.phases.get(name, 0.0) + time.process_time() - t0
+                spent = time.process_time() - t0
+                own = spent - self.inner.pop()
+                if self.inner:
+                    self.inner[-1] += spent
+                self.phases[name] = self.phases.get(name, 0.0) + own
 
         return timed
 
@@ -118,6 +126,8 @@ def _instrument(timer: _Timer, writer) -> None:
     features.SnapshotFeatures.__call__ = timer.wrap(
         "store features", features.SnapshotFeatures.__call__
     )
+    features.StoreBlock.place = timer.wrap("store features", features.StoreBlock.place)
+    features.store_block = timer.wrap("store blocks (once)", features.store_block)
 
 
 if __name__ == "__main__":

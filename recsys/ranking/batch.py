@@ -9,8 +9,10 @@ candidate rows can be kept (a :class:`~recsys.ranking.candidate_store.CandidateS
 the online server, which ranks the same candidates per request.
 
 What every chunk reads is prepared once (the history grouped by customer, per-article tables,
-the snapshot's key indexes), so a chunk costs its own customers' rows only. Chunks run in
-``workers`` forked processes (:mod:`recsys.ranking.forked`) and come back in ascending order.
+the snapshot's key indexes and the ranker's store columns as float32 blocks), so a chunk costs
+its own customers' rows only: store features go from the blocks straight into the ranker's
+matrix, by row index. Chunks run in ``workers`` forked processes (:mod:`recsys.ranking.forked`)
+and come back in ascending order.
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ from recsys import schema
 from recsys.data.lake import Lake
 from recsys.ranking.coldstart import COLUMNS, dormant_recommendations
 from recsys.ranking.dataset import candidates
+from recsys.ranking.features import SnapshotFeatures, StoreBlock
 from recsys.ranking.forked import ordered_map
 from recsys.ranking.interactions import InteractionTables
 from recsys.ranking.package import RecommenderPackage
+from recsys.ranking.ranker import Ranker
 from recsys.ranking.recommend import fill_with, top_by_score
 from recsys.retrieval.history import History
 from recsys.schema import FALLBACK, K
@@ -72,17 +76,39 @@ def rank_customers(
     rows = candidates(history, package.union, customers, candidates_k, tables)
     if sink is not None:
         sink(rows)
-    frame = features(rows)
-    ranked = top_by_score(frame, package.ranker.score(frame), k)
-    source = frame.set_index([schema.CUSTOMER_ID, schema.ARTICLE_ID])["best_source"]
+    frame, blocks = with_features(rows, features, package.ranker)
+    ranked = top_by_score(frame, package.ranker.score(frame, blocks), k)
     out = fill_with(ranked, package.popular, customers, k)
-    keys = pd.MultiIndex.from_frame(out[[schema.CUSTOMER_ID, schema.ARTICLE_ID]])
-    codes = source.reindex(keys).to_numpy()
+    wanted = pair_keys(customers, out)
+    at = pd.Index(pair_keys(customers, frame)).get_indexer(wanted)  # -1: not a candidate
+    codes = np.append(frame["best_source"].to_numpy(np.float64), np.nan)[at]
     names = np.array([*package.union.source_names, FALLBACK])
     out[schema.SOURCE] = names[np.where(np.isnan(codes), len(names) - 1, codes).astype(int)]
-    score = ranked.set_index([schema.CUSTOMER_ID, schema.ARTICLE_ID])[schema.SCORE]
-    out.insert(2, schema.SCORE, score.reindex(keys).to_numpy(np.float32))
+    at = pd.Index(pair_keys(customers, ranked)).get_indexer(wanted)  # -1: a top-up
+    score = np.append(ranked[schema.SCORE].to_numpy(np.float32), np.float32(np.nan))[at]
+    out.insert(2, schema.SCORE, score)
     return out
+
+
+def pair_keys(customers: np.ndarray, frame: pd.DataFrame) -> np.ndarray:
+    """An int64 key per row of ``frame``: its customer's position in ``customers`` (sorted,
+    holding every one of them) beside its article id's 32 bits."""
+    ids = frame[schema.CUSTOMER_ID].to_numpy(np.int64)
+    at = np.searchsorted(customers, ids)
+    if len(ids) and (customers.take(at, mode="clip") != ids).any():
+        raise ValueError("rows of customers that were not asked for")
+    articles = frame[schema.ARTICLE_ID].to_numpy(np.int64) & 0xFFFFFFFF
+    return (at.astype(np.int64) << 32) | articles
+
+
+def with_features(
+    rows: pd.DataFrame, features: FeatureReader, ranker: Ranker
+) -> tuple[pd.DataFrame, list[StoreBlock]]:
+    """Candidate ``rows`` for ``ranker.score``: from a :class:`SnapshotFeatures`, the rows and
+    its blocks for the ranker's matrix; from any other reader, its frame (and no blocks)."""
+    if isinstance(features, SnapshotFeatures):
+        return rows, features.blocks(ranker.features, ranker.vocab)
+    return features(rows), []
 
 
 @dataclass(frozen=True)
@@ -132,6 +158,8 @@ def batch_recommendations(
     )
     ranked = customers[active]
     tables = InteractionTables.build(history)
+    if isinstance(features, SnapshotFeatures):  # its blocks built once, before any fork
+        features.blocks(package.ranker.features, package.ranker.vocab)
     job = _Ranking(package, history, features, tables, candidates_k, sink is not None)
     bar = tqdm(total=len(ranked), desc="ranking customers", disable=not progress, unit="cust")
     for recs, rows in ordered_map(partial(_rank_chunk, job), chunks(ranked, size), workers):
@@ -157,7 +185,6 @@ def recommend_everyone(
     The ranked customers' candidate rows are written to their :func:`package_store` on the way.
     """
     from recsys.ranking.candidate_store import CandidateStoreWriter, package_store
-    from recsys.ranking.features import SnapshotFeatures
     from recsys.retrieval.history import load_history
 
     ids = lake.read(schema.CUSTOMERS, [schema.CUSTOMER_ID]).column(schema.CUSTOMER_ID)

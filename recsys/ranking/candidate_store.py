@@ -23,6 +23,7 @@ from recsys import schema, swap
 from recsys.settings import Settings
 
 KEYS = (schema.CUSTOMER_ID, schema.ARTICLE_ID)
+WRITE_ROWS = 1 << 16  # candidate rows converted to float32 and written at a time
 
 
 def package_store(settings: Settings, package_key: str) -> Path:
@@ -47,14 +48,18 @@ class CandidateStoreWriter:
         """Write ``frame``'s rows grouped by customer (the numeric columns other than the keys)."""
         if self.columns is None:
             self.columns = [c for c in frame if c not in KEYS and frame[c].dtype.kind in "fiub"]
-        frame = frame.sort_values(schema.CUSTOMER_ID, kind="stable")
         cust = frame[schema.CUSTOMER_ID].to_numpy(np.int64)
-        ids, counts = np.unique(cust, return_counts=True)
+        if (cust[1:] < cust[:-1]).any():  # not grouped by customer yet (the batch's rows are)
+            frame = frame.sort_values(schema.CUSTOMER_ID, kind="stable")
+            cust = frame[schema.CUSTOMER_ID].to_numpy(np.int64)
+        first = np.flatnonzero(np.r_[True, cust[1:] != cust[:-1]][: len(cust)])
+        ids, counts = cust[first], np.diff(np.r_[first, len(cust)])
         if self._customers and len(ids) and ids[0] <= self._customers[-1][-1]:
             raise ValueError("candidate chunks must come in ascending customer order")
-        self._articles.write(frame[schema.ARTICLE_ID].to_numpy(np.int32).tobytes())
-        values = np.column_stack([frame[c].to_numpy(np.float32) for c in self.columns])
-        self._values.write(np.ascontiguousarray(values, np.float32).tobytes())
+        self._articles.write(np.ascontiguousarray(frame[schema.ARTICLE_ID].to_numpy(np.int32)))
+        columns = [frame[c].to_numpy(np.float32) for c in self.columns]
+        for lo in range(0, len(frame), WRITE_ROWS):  # rows x columns, a block of rows at a time
+            self._values.write(np.column_stack([c[lo : lo + WRITE_ROWS] for c in columns]))
         self._customers.append(ids)
         self._counts.append(counts)
         self.rows += len(frame)

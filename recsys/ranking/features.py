@@ -11,15 +11,21 @@ checks both give identical frames.
 from __future__ import annotations
 
 import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from recsys import schema
 from recsys.features import spec
-from recsys.ranking.vocab import string_features
+from recsys.ranking.vocab import codes, string_features
 from recsys.schema import CUTOFF
 from recsys.settings import Settings
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 SERVICE = "ranker_v1"
 HALVES = {
@@ -63,26 +69,94 @@ def add_store_features(
 class SnapshotFeatures:
     """The customer and article snapshots of one cutoff, read once, joined to many frames.
 
-    Each table's key index (its hash table) and column arrays are built once, here: a call
-    costs the rows of its frame only, however large the snapshot.
+    Each table's key index (its hash table) is built once, here, and its columns on first use:
+    a call costs the rows of its frame only, however large the snapshot. :meth:`__call__` adds
+    every feature column to a frame; :meth:`blocks` gives a ranker's columns as float32 blocks
+    that :func:`~recsys.ranking.ranker.matrix` places straight into its matrix (no frame between).
     """
 
     def __init__(self, settings: Settings, cutoff: dt.date) -> None:
         from recsys.features.snapshots import read_snapshot
 
-        self.tables = {}
-        self.indexes: dict[str, tuple[pd.Index, dict[str, np.ndarray]]] = {}
+        self.tables: dict[str, pa.Table] = {}
+        self.indexes: dict[str, pd.Index] = {}
         for kind, (_, key) in HALVES.items():
             names = store_feature_names()[kind]
             table = read_snapshot(settings.paths.features, kind, cutoff).select([key, *names])
-            self.tables[key] = compact(table.to_pandas(), names)
-            self.indexes[key] = keyed(self.tables[key], key)
+            self.tables[key] = table
+            self.indexes[key] = unique_index(table.column(key).to_numpy(), [key])
+        self._columns: dict[str, dict[str, np.ndarray]] = {}
+        self._blocks: dict[str, list[StoreBlock]] = {}
 
     def __call__(self, frame: pd.DataFrame) -> pd.DataFrame:
         """``frame`` plus the snapshot features of its customers and articles."""
-        for key, (index, columns) in self.indexes.items():
-            frame = attach_at(frame, columns, index.get_indexer(frame[key].to_numpy(np.int64)))
+        for key, index in self.indexes.items():
+            at = index.get_indexer(frame[key].to_numpy(np.int64))
+            frame = attach_at(frame, self.columns(key), at)
         return frame
+
+    def columns(self, key: str) -> dict[str, np.ndarray]:
+        """Every feature column of ``key``'s table, numbers as float32 (built on first use)."""
+        if key not in self._columns:
+            self._columns[key] = feature_columns(self.tables[key].drop_columns([key]))
+        return self._columns[key]
+
+    def blocks(self, features: list[str], vocab: dict[str, list[str]]) -> list[StoreBlock]:
+        """The snapshot's columns among ``features``, a block per entity (built once per ranker)."""
+        tag = json.dumps([features, vocab], sort_keys=True)
+        if tag not in self._blocks:
+            wanted, blocks = set(features), []
+            for key, index in self.indexes.items():
+                table = self.tables[key]  # the key, then the features
+                used = feature_columns(
+                    table.select([n for n in table.column_names[1:] if n in wanted])
+                )
+                blocks.append(store_block(key, index, used, features, vocab))
+            self._blocks[tag] = blocks
+        return self._blocks[tag]
+
+
+@dataclass(frozen=True)
+class StoreBlock:
+    """One entity's ranker columns: float32, a row per column and a column per entity.
+
+    ``values`` ends with an all-NaN column: the value of every key the snapshot lacks.
+    """
+
+    key: str
+    index: pd.Index
+    positions: np.ndarray  # each row's column in the ranker's feature order
+    values: np.ndarray  # (len(positions), len(index) + 1) float32
+
+    def place(self, frame: pd.DataFrame, out: np.ndarray) -> None:
+        """The values of each row's ``key`` written into that row of ``out``, at ``positions``."""
+        if not len(self.positions):
+            return
+        at = self.index.get_indexer(frame[self.key].to_numpy(np.int64))  # -1 wraps to NaN
+        lo, hi = int(self.positions[0]), int(self.positions[-1]) + 1
+        if hi - lo == len(self.positions) and out.flags.f_contiguous:  # one gather, in place
+            np.take(self.values, at, axis=1, out=out[:, lo:hi].T, mode="wrap")
+        else:
+            out[:, self.positions] = np.take(self.values, at, axis=1, mode="wrap").T
+
+
+def store_block(
+    key: str,
+    index: pd.Index,
+    columns: dict[str, np.ndarray],
+    features: list[str],
+    vocab: dict[str, list[str]],
+) -> StoreBlock:
+    """The block of ``columns`` (rows in ``index`` order) named in ``features``, strings as
+    ``vocab`` codes: the values :func:`~recsys.ranking.ranker.matrix` takes from a frame."""
+    positions = [j for j, name in enumerate(features) if name in columns]
+    values = np.empty((len(positions), len(index) + 1), np.float32)
+    for row, j in enumerate(positions):
+        name = features[j]
+        column = columns[name]
+        values[row, :-1] = codes(column, vocab[name]) if name in vocab else column
+    values[:, -1] = np.nan
+    return StoreBlock(key, index, np.array(positions, np.intp), values)
 
 
 def add_snapshot_features(settings: Settings, frame: pd.DataFrame, cutoff: dt.date) -> pd.DataFrame:
@@ -109,10 +183,22 @@ def attach(frame: pd.DataFrame, table: pd.DataFrame, keys: list[str]) -> pd.Data
 
 def keyed(table: pd.DataFrame, key: str) -> tuple[pd.Index, dict[str, np.ndarray]]:
     """``table``'s index on ``key`` (hash table built, uniqueness checked) and other columns."""
-    index = pd.Index(table[key].to_numpy(np.int64))
-    if not index.is_unique:  # builds the index's hash table too
-        raise ValueError(f"feature rows are not unique on {[key]}")
+    index = unique_index(table[key].to_numpy(np.int64), [key])
     return index, {c: table[c].to_numpy() for c in table if c != key}
+
+
+def unique_index(keys: np.ndarray, names: list[str]) -> pd.Index:
+    """An int64 index of ``keys`` (its hash table built), refused unless they are unique."""
+    index = pd.Index(np.asarray(keys, np.int64))
+    if not index.is_unique:  # builds the index's hash table too
+        raise ValueError(f"feature rows are not unique on {names}")
+    return index
+
+
+def feature_columns(table: pa.Table) -> dict[str, np.ndarray]:
+    """``table``'s columns as arrays, as :func:`compact` leaves them (numbers as float32)."""
+    frame = compact(table.to_pandas(), table.column_names)
+    return {c: frame[c].to_numpy() for c in frame}
 
 
 def attach_at(frame: pd.DataFrame, columns: dict[str, np.ndarray], pos: np.ndarray) -> pd.DataFrame:

@@ -3,10 +3,13 @@
 For each candidate pair: how often and how lately the customer bought the article and its product
 (any colour), and the customer's affinity to the article's type, colour, department, ... (share of
 their purchases sharing the attribute), plus the article's price relative to what they pay.
-All vectorised merges; every value is NaN-free except the "days since" of never-bought pairs.
-Asked for many chunks of pairs (the batch), :class:`InteractionTables` holds what does not depend
-on the chunk, built once: the history's rows grouped by customer (each chunk slices its customers'
-rows instead of scanning the whole history), the article attributes and recent prices.
+Every value is NaN-free except the "days since" of never-bought pairs (and a price ratio whose
+article or customer has no price). Pairs and purchases meet as integer keys (the customer's
+position among the call's customers with an article or attribute code): counts of purchase keys
+are looked up per pair key, no frame is merged. Asked for many chunks of pairs (the batch),
+:class:`InteractionTables` holds what does not depend on the chunk, built once: the history's
+rows grouped by customer (each chunk slices its customers' rows instead of scanning the whole
+history), the article attribute codes and recent prices.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ AFFINITY_ATTRIBUTES = (
 )
 RECENT_DAYS = 28
 PRICE_DAYS = 28
+DENSE_KEYS = 1 << 22  # key counts up to this key space are kept in one table (else hashed)
 
 
 @dataclass(frozen=True)
@@ -39,13 +43,17 @@ class InteractionTables:
     ``order`` lists the transactions' positions grouped by customer (date order kept within),
     customer ``customers[i]`` owning ``order[offsets[i]:offsets[i + 1]]``; without it (``order``
     None) a customer's rows are found by a scan of the whole history, which is cheaper for one
-    call. ``attributes`` is indexed by article; ``article_price`` is each article's mean price
-    over the last ``PRICE_DAYS`` days.
+    call. ``articles`` indexes the catalogue's articles, then those sold in the last
+    ``PRICE_DAYS`` days that it lacks; per indexed article, ``codes`` holds each attribute's
+    (``product_code`` and the affinity ones) value as a code (-1: null) and ``article_price``
+    its mean price over those days (NaN: unsold), each with one more entry (-1, NaN) for any
+    article not indexed.
     """
 
     history: History
-    attributes: pd.DataFrame
-    article_price: pd.Series
+    articles: pd.Index
+    codes: dict[str, np.ndarray]
+    article_price: np.ndarray
     order: np.ndarray | None = None
     customers: np.ndarray | None = None
     offsets: np.ndarray | None = None
@@ -53,17 +61,15 @@ class InteractionTables:
     @classmethod
     def build(cls, history: History, by_customer: bool = True) -> InteractionTables:
         """The tables of ``history``; ``by_customer`` also groups its rows by customer."""
-        attrs = history.articles[[schema.ARTICLE_ID, "product_code", *AFFINITY_ATTRIBUTES]]
-        recent = history.recent(PRICE_DAYS)
-        price = recent.groupby(schema.ARTICLE_ID)[schema.PRICE].mean()
+        articles, codes, price = _article_tables(history)
         if not by_customer:
-            return cls(history, attrs.set_index(schema.ARTICLE_ID), price)
+            return cls(history, articles, codes, price)
         cust = history.transactions[schema.CUSTOMER_ID].to_numpy(np.int64)
         order = np.argsort(cust, kind="stable").astype(np.int32 if len(cust) < 2**31 else np.int64)
         grouped = cust[order]
         first = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]][: len(cust)])
         customers, offsets = grouped[first], np.r_[first, len(cust)].astype(np.int64)
-        return cls(history, attrs.set_index(schema.ARTICLE_ID), price, order, customers, offsets)
+        return cls(history, articles, codes, price, order, customers, offsets)
 
     def rows(self, customers: np.ndarray) -> np.ndarray:
         """Ascending positions in the history of the transactions of ``customers`` (unique)."""
@@ -80,6 +86,22 @@ class InteractionTables:
         return np.sort(self.order[shift + np.arange(lengths.sum())])
 
 
+def _article_tables(history: History) -> tuple[pd.Index, dict[str, np.ndarray], np.ndarray]:
+    """The article index, attribute codes and recent mean prices of :class:`InteractionTables`."""
+    attrs = history.articles[[schema.ARTICLE_ID, "product_code", *AFFINITY_ATTRIBUTES]]
+    recent = history.recent(PRICE_DAYS)
+    price = recent.groupby(schema.ARTICLE_ID)[schema.PRICE].mean()
+    ids = attrs[schema.ARTICLE_ID].to_numpy(np.int64)
+    sold = price.index.to_numpy(np.int64)
+    articles = pd.Index(np.r_[ids, sold[~np.isin(sold, ids)]])
+    if not articles.is_unique:
+        raise ValueError("the article table repeats an article id")
+    unknown = np.full(len(articles) - len(ids) + 1, -1, np.int64)
+    codes = {c: np.r_[pd.factorize(attrs[c])[0], unknown] for c in attrs if c != schema.ARTICLE_ID}
+    prices = price.reindex(articles).to_numpy()
+    return articles, codes, np.append(prices, np.array([np.nan], prices.dtype))
+
+
 def interaction_features(
     history: History, pairs: pd.DataFrame, tables: InteractionTables | None = None
 ) -> pd.DataFrame:
@@ -88,15 +110,30 @@ def interaction_features(
     ``tables`` (of the same history) saves rebuilding them when called for many chunks.
     """
     tables = tables if tables is not None else InteractionTables.build(history, by_customer=False)
-    keys = pairs[[schema.CUSTOMER_ID, schema.ARTICLE_ID]].reset_index(drop=True)
-    tx = _customer_history(tables, keys[schema.CUSTOMER_ID].unique())
-    out = keys.copy()
-    out = _repeat_features(out, tx, schema.ARTICLE_ID, "ca")
-    out = _repeat_features(out, tx, "product_code", "cp", _attribute(tables, keys, "product_code"))
+    who, customers = pd.factorize(pairs[schema.CUSTOMER_ID].to_numpy(np.int64))
+    art = pairs[schema.ARTICLE_ID].to_numpy(np.int64)
+    rows = tables.rows(customers)
+    tx = tables.history.transactions
+    tx_who = pd.Index(customers).get_indexer(tx[schema.CUSTOMER_ID].to_numpy(np.int64)[rows])
+    tx_art = tx[schema.ARTICLE_ID].to_numpy(np.int64)[rows]
+    days = tables.history.days_ago[rows]
+    at, tx_at = tables.articles.get_indexer(art), tables.articles.get_indexer(tx_art)  # -1: none
+    out = _repeat_features("ca", _article_keys(tx_who, tx_art), _article_keys(who, art), days)
+    code = tables.codes["product_code"]
+    width = int(code.max(initial=-1)) + 1
+    keys = _keys(tx_who, code[tx_at], width), _keys(who, code[at], width)
+    out |= _repeat_features("cp", *keys, days)
+    totals = np.bincount(tx_who, minlength=len(customers))[who]
     for attr in AFFINITY_ATTRIBUTES:
-        out[f"aff_{attr}"] = _affinity(tx, _attribute(tables, keys, attr), attr, keys)
-    out["price_ratio"] = _price_ratio(tables, tx, keys)
-    return out.drop(columns=[schema.CUSTOMER_ID, schema.ARTICLE_ID])
+        code = tables.codes[attr]
+        width = int(code.max(initial=-1)) + 1
+        n = _counts(_keys(tx_who, code[tx_at], width), _keys(who, code[at], width))
+        share = np.divide(n, totals, out=np.zeros(len(n)), where=totals > 0)
+        out[f"aff_{attr}"] = share.astype(np.float32)
+    paid = pd.Series(tx[schema.PRICE].to_numpy()[rows]).groupby(tx_who).mean()
+    paid = paid.reindex(np.arange(len(customers))).to_numpy()[who]
+    out["price_ratio"] = (tables.article_price[at] / paid).astype(np.float32)
+    return pd.DataFrame(out)
 
 
 def feature_names() -> list[str]:
@@ -105,54 +142,43 @@ def feature_names() -> list[str]:
     return [*repeat, *(f"aff_{a}" for a in AFFINITY_ATTRIBUTES), "price_ratio"]
 
 
-def _customer_history(tables: InteractionTables, customers: np.ndarray) -> pd.DataFrame:
-    """The asked customers' transactions (history order) with days_ago and article attributes."""
-    rows = tables.rows(customers)
-    cols = [schema.CUSTOMER_ID, schema.ARTICLE_ID, schema.PRICE]
-    tx = tables.history.transactions
-    out = pd.DataFrame({c: tx[c].to_numpy()[rows] for c in cols})
-    out["days_ago"] = tables.history.days_ago[rows]
-    return out.merge(tables.attributes, left_on=schema.ARTICLE_ID, right_index=True, how="left")
+def _keys(who: np.ndarray, code: np.ndarray, width: int) -> np.ndarray:
+    """An int64 key ``who * width + code`` per (customer position, code); -1 where the code is
+    null (negative)."""
+    return np.where(code >= 0, who.astype(np.int64) * width + code, -1)
 
 
-def _attribute(tables: InteractionTables, keys: pd.DataFrame, attr: str) -> pd.Series:
-    """The candidate article's value of ``attr`` per pair (NaN for unknown articles)."""
-    values = tables.attributes[attr].reindex(keys[schema.ARTICLE_ID]).to_numpy()
-    return pd.Series(values, index=keys.index)
+def _article_keys(who: np.ndarray, articles: np.ndarray) -> np.ndarray:
+    """An int64 key per (customer position, article id): the id's 32 bits beside ``who``'s."""
+    return (who.astype(np.int64) << 32) | (articles.astype(np.int64) & 0xFFFFFFFF)
 
 
 def _repeat_features(
-    out: pd.DataFrame, tx: pd.DataFrame, key: str, prefix: str, values: pd.Series | None = None
-) -> pd.DataFrame:
-    """``<prefix>_count``, ``_count_4w`` and ``_days_since`` of the customer buying ``key``."""
-    group = [schema.CUSTOMER_ID, key]
-    stats = tx.groupby(group, sort=False)["days_ago"].agg(["size", "min"])
-    stats.columns = ["count", "days_since"]
-    recent = tx[tx["days_ago"] <= RECENT_DAYS].groupby(group, sort=False).size()
-    stats["count_4w"] = recent.reindex(stats.index, fill_value=0)
-    left = pd.DataFrame(
-        {schema.CUSTOMER_ID: out[schema.CUSTOMER_ID], key: out[key] if values is None else values}
-    )
-    joined = left.merge(stats, left_on=[schema.CUSTOMER_ID, key], right_index=True, how="left")
-    out[f"{prefix}_count"] = joined["count"].fillna(0).to_numpy(np.float32)
-    out[f"{prefix}_count_4w"] = joined["count_4w"].fillna(0).to_numpy(np.float32)
-    out[f"{prefix}_days_since"] = joined["days_since"].to_numpy(np.float32)
-    return out
+    prefix: str, keys: np.ndarray, queries: np.ndarray, days: np.ndarray
+) -> dict[str, np.ndarray]:
+    """``<prefix>_count``, ``_count_4w`` and ``_days_since`` of each query key among the
+    purchases' ``keys`` (negative ones never match), ``days`` ago each."""
+    kept = keys >= 0
+    distinct, slot = np.unique(keys[kept], return_inverse=True)
+    at = pd.Index(distinct).get_indexer(queries)  # -1 (absent) takes the last entry: none
+    count = np.bincount(slot, minlength=len(distinct) + 1)
+    recent = np.bincount(slot[days[kept] <= RECENT_DAYS], minlength=len(distinct) + 1)
+    last = np.full(len(distinct) + 1, np.nan)
+    last[:-1] = np.iinfo(days.dtype).max
+    np.minimum.at(last, slot, days[kept])
+    return {
+        f"{prefix}_count": count[at].astype(np.float32),
+        f"{prefix}_count_4w": recent[at].astype(np.float32),
+        f"{prefix}_days_since": last[at].astype(np.float32),
+    }
 
 
-def _affinity(tx: pd.DataFrame, values: pd.Series, attr: str, keys: pd.DataFrame) -> np.ndarray:
-    """Share of the customer's purchases whose article shares ``attr`` with the candidate."""
-    counts = tx.groupby([schema.CUSTOMER_ID, attr], sort=False).size().rename("n")
-    totals = tx.groupby(schema.CUSTOMER_ID, sort=False).size().rename("total")
-    left = pd.DataFrame({schema.CUSTOMER_ID: keys[schema.CUSTOMER_ID], attr: values})
-    joined = left.merge(counts, left_on=[schema.CUSTOMER_ID, attr], right_index=True, how="left")
-    joined = joined.merge(totals, left_on=schema.CUSTOMER_ID, right_index=True, how="left")
-    return (joined["n"].fillna(0) / joined["total"]).fillna(0).to_numpy(np.float32)
-
-
-def _price_ratio(tables: InteractionTables, tx: pd.DataFrame, keys: pd.DataFrame) -> np.ndarray:
-    """Article's recent mean price over the customer's mean paid price (NaN if either unknown)."""
-    customer_price = tx.groupby(schema.CUSTOMER_ID)[schema.PRICE].mean()
-    a = tables.article_price.reindex(keys[schema.ARTICLE_ID]).to_numpy()
-    c = customer_price.reindex(keys[schema.CUSTOMER_ID]).to_numpy()
-    return (a / c).astype(np.float32)
+def _counts(keys: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """How often each query occurs among ``keys`` (negative keys and queries: never)."""
+    keys = keys[keys >= 0]
+    space = int(max(keys.max(initial=-1), queries.max(initial=-1))) + 1
+    if space <= DENSE_KEYS:  # one table over the whole key space
+        table = np.bincount(keys, minlength=max(space, 1))
+        return np.where(queries >= 0, table[np.maximum(queries, 0)], 0)
+    distinct, count = np.unique(keys, return_counts=True)
+    return np.append(count, 0)[pd.Index(distinct).get_indexer(queries)]  # -1 (absent): 0

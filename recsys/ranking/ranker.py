@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Sequence, Set
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,9 @@ from recsys.ranking.compiled import (
 from recsys.ranking.vocab import encode_strings
 from recsys.retrieval.base import group_rank
 from recsys.schema import CUTOFF, K
+
+if TYPE_CHECKING:
+    from recsys.ranking.features import StoreBlock
 
 
 @dataclass
@@ -100,9 +104,12 @@ class Ranker:
         """Scores of a float32 matrix in ``features`` order, equal to ``Booster.predict``'s."""
         return self.compiled().predict(features, threads or self.config.threads)
 
-    def score(self, frame: pd.DataFrame) -> np.ndarray:
-        """Scores for candidate rows (higher = better); missing features are NaN."""
-        return self.predict(matrix(frame, self.features, self.vocab))
+    def score(self, frame: pd.DataFrame, blocks: Sequence[StoreBlock] = ()) -> np.ndarray:
+        """Scores for candidate rows (higher = better); missing features are NaN.
+
+        ``blocks``: store features placed by key (see :func:`matrix`), not read from ``frame``.
+        """
+        return self.predict(matrix(frame, self.features, self.vocab, blocks))
 
     def importance(self) -> pd.Series:
         """Total gain per feature, descending."""
@@ -147,14 +154,25 @@ class Ranker:
         )
 
 
-def matrix(frame: pd.DataFrame, features: list[str], vocab: dict[str, list[str]]) -> np.ndarray:
+def matrix(
+    frame: pd.DataFrame,
+    features: list[str],
+    vocab: dict[str, list[str]],
+    blocks: Sequence[StoreBlock] = (),
+) -> np.ndarray:
     """The float32 feature matrix in ``features`` order (absent columns are NaN).
 
     Column-major, filled column by column in place: one copy of the data (LightGBM and the
-    compiled forest read either layout).
+    compiled forest read either layout). ``blocks`` (see
+    :meth:`~recsys.ranking.features.SnapshotFeatures.blocks`) place their columns themselves,
+    by the row's key; the other columns come from ``frame``.
     """
     out = np.empty((len(frame), len(features)), np.float32, order="F")
-    fill_matrix(out, frame, features, vocab)
+    placed: set[int] = set()
+    for block in blocks:
+        block.place(frame, out)
+        placed.update(block.positions.tolist())
+    fill_matrix(out, frame, features, vocab, skip=placed)
     return out
 
 
@@ -165,12 +183,15 @@ def fill_matrix(
     vocab: dict[str, list[str]],
     order: np.ndarray | None = None,
     absent: float | None = np.nan,
+    skip: Set[int] = frozenset(),
 ) -> None:
     """Write ``frame``'s features (rows taken in ``order``, if given) into ``out``, column by
-    column: string features as codes of ``vocab``; columns ``frame`` lacks are set to
-    ``absent`` (None: left as they are)."""
-    encoded = encode_strings(frame[[c for c in vocab if c in frame]].copy(), vocab)
-    for j, name in enumerate(features):
+    column, but the positions in ``skip``: string features as codes of ``vocab``; columns
+    ``frame`` lacks are set to ``absent`` (None: left as they are)."""
+    rest = [(j, name) for j, name in enumerate(features) if j not in skip]
+    strings = [name for _, name in rest if name in vocab and name in frame]
+    encoded = encode_strings(frame[strings].copy(), vocab)
+    for j, name in rest:
         source = encoded if name in vocab else frame
         if name not in source:
             if absent is not None:

@@ -18,9 +18,14 @@ def encode_strings(frame: pd.DataFrame, vocab: dict[str, list[str]]) -> pd.DataF
     """String features as float codes of ``vocab`` (unknown -> NaN), in place of the strings."""
     for col, values in vocab.items():
         if col in frame:
-            codes = pd.Categorical(frame[col], categories=values).codes.astype(np.float32)
-            frame[col] = np.where(codes < 0, np.nan, codes).astype(np.float32)
+            frame[col] = codes(frame[col], values)
     return frame
+
+
+def codes(values: pd.Series | np.ndarray, categories: list[str]) -> np.ndarray:
+    """``values`` as float32 positions in ``categories`` (unknown or null -> NaN)."""
+    found = pd.Categorical(values, categories=categories).codes.astype(np.float32)
+    return np.where(found < 0, np.nan, found).astype(np.float32)
 
 
 def learn_vocab(frame: pd.DataFrame) -> dict[str, list[str]]:

@@ -1,4 +1,5 @@
-"""Joining store features to candidate rows by position (no merge copies)."""
+"""Joining store features to candidate rows by position (no merge copies), or placing them in
+the ranker's matrix straight from float32 blocks."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys.ranking.features import attach, attach_at, keyed
+from recsys.ranking.features import attach, attach_at, keyed, store_block
+from recsys.ranking.ranker import matrix
 
 
 def test_attach_joins_many_to_one_and_leaves_unmatched_rows_null() -> None:
@@ -55,3 +57,29 @@ def test_a_prepared_key_index_joins_as_attach_does_and_refuses_duplicates() -> N
     pd.testing.assert_frame_equal(got, attach(frame, table, ["customer_id"]))
     with pytest.raises(ValueError, match="not unique"):
         keyed(pd.concat([table, table.iloc[:1]]), "customer_id")
+
+
+def test_store_blocks_place_in_the_matrix_exactly_what_the_attached_frame_gives() -> None:
+    rng = np.random.default_rng(1)
+    y = rng.random(40).astype(np.float32)
+    y[::7] = np.nan
+    table = pd.DataFrame(
+        {
+            "customer_id": np.arange(40) * 2 + 5,
+            "c_x": rng.random(40).astype(np.float32),
+            "c_club": rng.choice(np.array(["A", "B", "Z", None], object), 40),
+            "c_y": y,
+        }
+    )
+    index, columns = keyed(table, "customer_id")
+    frame = pd.DataFrame(
+        {"customer_id": rng.integers(0, 100, 300), "u": rng.random(300).astype(np.float32)}
+    )
+    attached = attach_at(frame, columns, index.get_indexer(frame["customer_id"]))
+    vocab = {"c_club": ["A", "B"]}
+    for features in (["u", "c_x", "c_club", "c_y"], ["c_y", "u", "c_x", "absent", "c_club"]):
+        block = store_block("customer_id", index, columns, features, vocab)
+        got = matrix(frame, features, vocab, [block])
+        want = matrix(attached, features, vocab)
+        assert got.flags.f_contiguous and np.isnan(got).any()
+        np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))

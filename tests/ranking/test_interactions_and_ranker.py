@@ -1,4 +1,5 @@
-"""Interaction features by hand, MAP@12 of grouped predictions, LightGBM ranker round trip."""
+"""Interaction features by hand and against a merge-based reference, MAP@12 of grouped
+predictions, LightGBM ranker round trip."""
 
 from __future__ import annotations
 
@@ -10,8 +11,12 @@ import pytest
 
 from recsys import schema
 from recsys.evaluation.metrics import map_at_k
+from recsys.ranking import interactions
 from recsys.ranking.interactions import (
     AFFINITY_ATTRIBUTES,
+    DENSE_KEYS,
+    PRICE_DAYS,
+    RECENT_DAYS,
     InteractionTables,
     feature_names,
     interaction_features,
@@ -101,6 +106,64 @@ def test_tables_grouped_by_customer_give_the_scan_s_features_chunk_by_chunk() ->
         np.testing.assert_array_equal(
             tables.rows(some), np.flatnonzero(history.transactions[C].isin(some))
         )
+
+
+def merged_features(history: History, pairs: pd.DataFrame) -> pd.DataFrame:
+    """The interaction features by pandas groupbys and merges, as first written: the reference."""
+    attrs = history.articles[[A, "product_code", *AFFINITY_ATTRIBUTES]].set_index(A)
+    price = history.recent(PRICE_DAYS).groupby(A)[schema.PRICE].mean()
+    keys = pairs[[C, A]].reset_index(drop=True)
+    tx = history.transactions
+    rows = np.flatnonzero(tx[C].isin(keys[C].unique()).to_numpy())
+    tx = pd.DataFrame({c: tx[c].to_numpy()[rows] for c in (C, A, schema.PRICE)})
+    tx["days_ago"] = history.days_ago[rows]
+    tx = tx.merge(attrs, left_on=A, right_index=True, how="left")
+    out = {}
+    for key, prefix in ((A, "ca"), ("product_code", "cp")):
+        stats = tx.groupby([C, key], sort=False)["days_ago"].agg(["size", "min"])
+        recent = tx[tx["days_ago"] <= RECENT_DAYS].groupby([C, key], sort=False).size()
+        stats["count_4w"] = recent.reindex(stats.index, fill_value=0)
+        value = keys[A] if key == A else attrs[key].reindex(keys[A]).to_numpy()
+        left = pd.DataFrame({C: keys[C], key: value})
+        joined = left.merge(stats, left_on=[C, key], right_index=True, how="left")
+        out[f"{prefix}_count"] = joined["size"].fillna(0).to_numpy(np.float32)
+        out[f"{prefix}_count_4w"] = joined["count_4w"].fillna(0).to_numpy(np.float32)
+        out[f"{prefix}_days_since"] = joined["min"].to_numpy(np.float32)
+    totals = tx.groupby(C, sort=False).size().rename("total")
+    for attr in AFFINITY_ATTRIBUTES:
+        counts = tx.groupby([C, attr], sort=False).size().rename("n")
+        left = pd.DataFrame({C: keys[C], attr: attrs[attr].reindex(keys[A]).to_numpy()})
+        joined = left.merge(counts, left_on=[C, attr], right_index=True, how="left")
+        joined = joined.merge(totals, left_on=C, right_index=True, how="left")
+        share = joined["n"].fillna(0) / joined["total"]
+        out[f"aff_{attr}"] = share.fillna(0).to_numpy(np.float32)
+    paid = tx.groupby(C)[schema.PRICE].mean().reindex(keys[C]).to_numpy()
+    out["price_ratio"] = (price.reindex(keys[A]).to_numpy() / paid).astype(np.float32)
+    return pd.DataFrame(out)
+
+
+@pytest.mark.parametrize("dense_keys", [DENSE_KEYS, 0])
+def test_features_equal_the_merged_reference_bit_for_bit(dense_keys: int, monkeypatch) -> None:
+    monkeypatch.setattr(interactions, "DENSE_KEYS", dense_keys)  # counts tabled, then hashed
+    for seed in range(3):
+        history = random_history(seed)
+        arts = history.articles
+        arts.loc[::11, "section_no"] = np.nan  # null attributes never match
+        arts.loc[::13, "product_code"] = np.nan
+        rng = np.random.default_rng(seed)
+        asked = np.r_[np.unique(history.transactions[C]), 10**12]  # one who never bought
+        pairs = pd.DataFrame(
+            {C: np.repeat(asked, 30), A: rng.integers(0, 85, 30 * len(asked)).astype(np.int32)}
+        ).sample(frac=1, random_state=seed)  # customers interleaved, as any caller may ask
+        want = merged_features(history, pairs)
+        for tables in (None, InteractionTables.build(history)):
+            got = interaction_features(history, pairs, tables)
+            assert got.columns.tolist() == want.columns.tolist() == feature_names()
+            assert (got.dtypes == np.float32).all() and got["cp_count"].gt(0).any()
+            np.testing.assert_array_equal(
+                got.to_numpy().view(np.uint32), want.to_numpy().view(np.uint32)
+            )
+    assert interaction_features(history, pairs.iloc[:0]).columns.tolist() == feature_names()
 
 
 def random_week(

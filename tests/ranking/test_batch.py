@@ -1,0 +1,106 @@
+"""Batch ranking: store features placed from the snapshot's blocks rank exactly as its frame."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recsys import schema
+from recsys.data.lake import Lake
+from recsys.ranking.baselines import popular_list
+from recsys.ranking.batch import batch_recommendations, rank_customers
+from recsys.ranking.dataset import candidate_week, candidates
+from recsys.ranking.features import SnapshotFeatures, store_feature_names
+from recsys.ranking.package import RecommenderPackage
+from recsys.ranking.ranker import RankerConfig, matrix
+from recsys.ranking.train import model_features, train_ranker
+from recsys.retrieval.history import History
+from recsys.retrieval.sources import parse_sources
+from tests.conftest import make_settings
+
+SPECS = parse_sources(
+    [
+        {"kind": "repurchase", "quota": 20},
+        {"kind": "cooccurrence", "quota": 20},
+        {"kind": "popularity", "quota": 20, "name": "popular_age", "mode": "age_bucket"},
+    ]
+)
+UNKNOWN = 123456789  # a customer in no snapshot
+
+
+@pytest.fixture(scope="module")
+def ranked(
+    tmp_path_factory: pytest.TempPathFactory, published_home: Path, cutoff: dt.date
+) -> tuple[RecommenderPackage, History, SnapshotFeatures]:
+    """A package ranking with the tiny world's snapshot of ``cutoff``, its history and reader."""
+    from recsys.features.snapshots import build_snapshots
+
+    home = tmp_path_factory.mktemp("batch") / "home"
+    shutil.copytree(published_home, home)
+    settings = make_settings(home)
+    lake = Lake(settings.paths.lake)
+    build_snapshots(lake, [cutoff], settings.paths.features, progress=False)
+    week = candidate_week(lake, cutoff, SPECS, 30)
+    reader = SnapshotFeatures(settings, cutoff)
+    frame = reader(week.frame)
+    config = RankerConfig(n_estimators=40, early_stopping_rounds=40, min_data_in_leaf=5, threads=1)
+    ranker = train_ranker(frame, frame, week.truth, model_features(week), config)
+    package = RecommenderPackage(week.union, ranker, popular_list(week.history))
+    return package, week.history, reader
+
+
+def as_frame(reader: SnapshotFeatures):
+    """``reader`` as a plain frame-to-frame reader (the batch then scores its frame)."""
+    return lambda rows: reader(rows)
+
+
+def test_the_ranker_reads_store_features_strings_included(ranked) -> None:
+    package, _, _ = ranked
+    store = [*store_feature_names()["customer"], *store_feature_names()["article"]]
+    assert package.ranker.importance()[store].sum() > 0
+    assert package.ranker.vocab and set(package.ranker.vocab) <= set(store)
+
+
+def test_blocks_give_the_matrix_of_the_frame_bit_for_bit(ranked) -> None:
+    package, history, reader = ranked
+    ranker = package.ranker
+    customers = np.r_[history.transactions[schema.CUSTOMER_ID].unique()[:80], UNKNOWN]
+    rows = candidates(history, package.union, customers, 30)
+    rows.loc[rows.index[:5], schema.ARTICLE_ID] = 999_999_999  # an article in no snapshot
+    got = matrix(rows, ranker.features, ranker.vocab, reader.blocks(ranker.features, ranker.vocab))
+    want = matrix(reader(rows), ranker.features, ranker.vocab)
+    assert np.isnan(got[-1]).any() and np.isnan(got[:5]).any()
+    np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
+
+
+def test_ranking_with_blocks_equals_ranking_the_frame(ranked) -> None:
+    package, history, reader = ranked
+    customers = np.r_[history.transactions[schema.CUSTOMER_ID].unique()[:150], UNKNOWN]
+    kept: dict[str, list[pd.DataFrame]] = {"blocks": [], "frame": []}
+    got = rank_customers(package, customers, history, reader, sink=kept["blocks"].append)
+    want = rank_customers(package, customers, history, as_frame(reader), sink=kept["frame"].append)
+    assert got[schema.SCORE].notna().sum() > len(customers)  # the ranker scored most rows
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    pd.testing.assert_frame_equal(kept["blocks"][0], kept["frame"][0], check_exact=True)
+
+
+def test_the_batch_in_forked_workers_with_blocks_equals_the_frame_s_batch(ranked) -> None:
+    package, history, reader = ranked
+    customers = np.r_[np.unique(history.transactions[schema.CUSTOMER_ID]), UNKNOWN]
+    rows: dict[str, list[pd.DataFrame]] = {"blocks": [], "frame": []}
+    options = (30, 97, None)
+    got = batch_recommendations(
+        package, customers, history, reader, options, sink=rows["blocks"].append, workers=2
+    )
+    want = batch_recommendations(
+        package, customers, history, as_frame(reader), options, sink=rows["frame"].append
+    )
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    assert len(rows["blocks"]) == len(rows["frame"]) > 2
+    for forked, here in zip(rows["blocks"], rows["frame"], strict=True):
+        pd.testing.assert_frame_equal(forked, here, check_exact=True)
