@@ -49,7 +49,8 @@ def ranked(
     reader = SnapshotFeatures(settings, cutoff)
     frame = reader(week.frame)
     config = RankerConfig(n_estimators=40, early_stopping_rounds=40, min_data_in_leaf=5, threads=1)
-    ranker = train_ranker(frame, frame, week.truth, model_features(week), config)
+    features = model_features(week.union.source_names)
+    ranker = train_ranker(frame, frame, week.truth, features, config)
     package = RecommenderPackage(week.union, ranker, popular_list(week.history))
     return package, week.history, reader
 
