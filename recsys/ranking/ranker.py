@@ -31,6 +31,8 @@ from recsys.schema import CUTOFF, K
 if TYPE_CHECKING:
     from recsys.ranking.features import StoreBlock
 
+SCORE_ROWS = 1 << 14  # candidate rows whose feature matrix is built and scored at a time
+
 
 @dataclass
 class RankerConfig:
@@ -108,8 +110,16 @@ class Ranker:
         """Scores for candidate rows (higher = better); missing features are NaN.
 
         ``blocks``: store features placed by key (see :func:`matrix`), not read from ``frame``.
+        The matrix is built and scored ``SCORE_ROWS`` rows at a time: a few MB, whatever the
+        frame, instead of a copy of all its features at once.
         """
-        return self.predict(matrix(frame, self.features, self.vocab, blocks))
+        parts = [
+            self.predict(
+                matrix(frame.iloc[lo : lo + SCORE_ROWS], self.features, self.vocab, blocks)
+            )
+            for lo in range(0, len(frame), SCORE_ROWS)
+        ]
+        return np.concatenate(parts) if parts else np.zeros(0, np.float64)
 
     def importance(self) -> pd.Series:
         """Total gain per feature, descending."""

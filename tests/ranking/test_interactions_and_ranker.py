@@ -1,5 +1,5 @@
 """Interaction features by hand and against a merge-based reference, MAP@12 of grouped
-predictions, LightGBM ranker round trip."""
+predictions, LightGBM ranker round trip and scoring in blocks of rows."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 from recsys import schema
 from recsys.evaluation.metrics import map_at_k
 from recsys.ranking import interactions
+from recsys.ranking import ranker as ranker_module
 from recsys.ranking.interactions import (
     AFFINITY_ATTRIBUTES,
     DENSE_KEYS,
@@ -21,7 +22,14 @@ from recsys.ranking.interactions import (
     feature_names,
     interaction_features,
 )
-from recsys.ranking.ranker import Ranker, RankerConfig, group_ids, grouped_map, sort_groups
+from recsys.ranking.ranker import (
+    Ranker,
+    RankerConfig,
+    group_ids,
+    grouped_map,
+    matrix,
+    sort_groups,
+)
 from recsys.ranking.recommend import top_by_score
 from recsys.ranking.sampling import LABEL
 from recsys.ranking.train import train_ranker, truth_sizes
@@ -220,3 +228,14 @@ def test_ranker_learns_saves_and_loads(objective: str, tmp_path) -> None:
     np.testing.assert_allclose(loaded.score(valid), scores, rtol=1e-6)
     again = train_ranker(train, valid, truth, ["x", "noise"], config)
     np.testing.assert_array_equal(again.score(valid), scores)  # deterministic
+
+
+def test_scores_a_block_of_rows_at_a_time_equal_the_whole_matrix_s(monkeypatch) -> None:
+    train, _ = random_week(1)
+    valid, truth = random_week(2)
+    config = RankerConfig(n_estimators=20, early_stopping_rounds=20, threads=1)
+    ranker = train_ranker(train, valid, truth, ["x", "noise"], config)
+    whole = ranker.predict(matrix(valid, ranker.features, ranker.vocab))
+    monkeypatch.setattr(ranker_module, "SCORE_ROWS", 997)  # blocks, the last one short
+    np.testing.assert_array_equal(ranker.score(valid), whole)
+    assert len(ranker.score(valid.iloc[:0])) == 0
