@@ -12,7 +12,7 @@ import threading
 from collections.abc import Sequence, Set
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Protocol
 
 import numpy as np
 import pandas as pd
@@ -28,8 +28,16 @@ from recsys.ranking.vocab import encode_strings
 from recsys.retrieval.base import group_rank
 from recsys.schema import CUTOFF, K
 
-if TYPE_CHECKING:
-    from recsys.ranking.features import StoreBlock
+
+class MatrixBlock(Protocol):
+    """Columns that place themselves into a feature matrix, by each row's key (such as
+    :class:`~recsys.ranking.features.StoreBlock`)."""
+
+    positions: np.ndarray  # the matrix columns it writes
+
+    def place(self, frame: pd.DataFrame, out: np.ndarray) -> None:
+        """Write its columns of ``frame``'s rows into ``out``."""
+
 
 SCORE_ROWS = 1 << 14  # candidate rows whose feature matrix is built and scored at a time
 
@@ -106,7 +114,7 @@ class Ranker:
         """Scores of a float32 matrix in ``features`` order, equal to ``Booster.predict``'s."""
         return self.compiled().predict(features, threads or self.config.threads)
 
-    def score(self, frame: pd.DataFrame, blocks: Sequence[StoreBlock] = ()) -> np.ndarray:
+    def score(self, frame: pd.DataFrame, blocks: Sequence[MatrixBlock] = ()) -> np.ndarray:
         """Scores for candidate rows (higher = better); missing features are NaN.
 
         ``blocks``: store features placed by key (see :func:`matrix`), not read from ``frame``.
@@ -168,7 +176,7 @@ def matrix(
     frame: pd.DataFrame,
     features: list[str],
     vocab: dict[str, list[str]],
-    blocks: Sequence[StoreBlock] = (),
+    blocks: Sequence[MatrixBlock] = (),
 ) -> np.ndarray:
     """The float32 feature matrix in ``features`` order (absent columns are NaN).
 
