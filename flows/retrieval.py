@@ -121,23 +121,26 @@ def train_retrievers(
     labels: when next week arrives, the weeks both runs use are reused, not rebuilt.
     """
     from recsys.data.digest import lake_digest
+    from recsys.data.fingerprint import HashCache
     from recsys.data.lake import Lake
 
-    lake = Lake(settings.paths.lake)
+    lake, hashes = Lake(settings.paths.lake), HashCache(settings.paths.file_hashes)
+    seen = {c: lake_digest(lake, week_end(c), hashes) for c in (*plan.train, plan.valid)}
+    hashes.save()
     sources = [s.as_dict() for s in source_specs(settings, sources)]
     store = union_store(settings)
     train = []
     for cutoff in plan.train:
-        key = fingerprint(settings, "train", lake_digest(lake, week_end(cutoff)), cutoff, sources)
+        key = fingerprint(settings, "train", seen[cutoff], cutoff, sources)
         out = stage_dir(settings, "train_week", key)
         run = cached(training_week_task, settings, out, use_cache)
         train.append(run(settings, key, str(out), cutoff, sources, store))
     paths = {}
-    for role, fn, cutoff, seen in (
-        ("valid", validation_week_task, plan.valid, lake_digest(lake, week_end(plan.valid))),
+    for role, fn, cutoff, read in (
+        ("valid", validation_week_task, plan.valid, seen[plan.valid]),
         ("serving", serving_union_task, plan.predict, lake_version),
     ):
-        key = fingerprint(settings, role, seen, cutoff, sources)
+        key = fingerprint(settings, role, read, cutoff, sources)
         out = stage_dir(settings, f"{role}_week", key)
         run = cached(fn, settings, out, use_cache)
         paths[role] = run(settings, key, str(out), cutoff, sources, store)

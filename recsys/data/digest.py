@@ -3,49 +3,27 @@
 A week arriving adds a partition and leaves the bytes of the earlier ones as they were (an
 appended version hard-links them), so a digest up to an earlier week is unchanged and the work
 keyed on it is reused; a corrected old week, or new article or customer tables, change it.
+Files are hashed as raw files are (:mod:`recsys.data.fingerprint`), through a stat cache.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import os
-from functools import cache
-from pathlib import Path
 
 from recsys import schema
+from recsys.data.fingerprint import HashCache, combine
 from recsys.data.lake import Lake
 
-BLOCK = 1 << 22
 
-
-@cache
-def _file_digest(path: Path, identity: tuple[int, int, int, int]) -> bytes:
-    """SHA-256 of a published (never rewritten) file; ``identity`` keys the memo."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(BLOCK):
-            digest.update(block)
-    return digest.digest()
-
-
-def file_digest(path: Path) -> bytes:
-    """SHA-256 of ``path``'s bytes, computed once per file and process."""
-    st = os.stat(path)
-    return _file_digest(Path(path), (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns))
-
-
-def lake_digest(lake: Lake, until: dt.date) -> str:
+def lake_digest(lake: Lake, until: dt.date, hashes: HashCache | None = None) -> str:
     """A hash of the live version's articles and customers and of its transaction weeks ending
-    on or before ``until`` (week keys are the Tuesday each week ends on)."""
+    on or before ``until`` (week keys are the Tuesday each week ends on); ``hashes``: the stat
+    cache to hash the files through (default: one for this call only)."""
+    hashes = hashes or HashCache(None)
     root = lake.current_dir()
-    digest = hashlib.sha256(until.isoformat().encode())
-    for table in (schema.ARTICLES, schema.CUSTOMERS):
-        digest.update(file_digest(root / f"{table}.parquet"))
+    files = {f"{t}.parquet": root / f"{t}.parquet" for t in (schema.ARTICLES, schema.CUSTOMERS)}
     for week in lake.weeks():
         if week <= until.isoformat():
             folder = root / schema.TRANSACTIONS / f"{schema.WEEK}={week}"
-            for part in sorted(folder.glob("*.parquet")):
-                digest.update(f"{week}/{part.name}".encode())
-                digest.update(file_digest(part))
-    return digest.hexdigest()
+            files.update({f"{folder.name}/{p.name}": p for p in folder.glob("*.parquet")})
+    return combine({name: hashes.digest(path).hash for name, path in files.items()}, str(until))

@@ -14,7 +14,7 @@ from recsys import schema
 KEYS = [schema.CUSTOMER_ID, schema.ARTICLE_ID]
 
 
-def _truth_sizes(truth: pd.DataFrame) -> pd.Series:
+def truth_sizes(truth: pd.DataFrame) -> pd.Series:
     """Distinct purchased articles per customer."""
     return truth.drop_duplicates(KEYS).groupby(schema.CUSTOMER_ID).size()
 
@@ -35,7 +35,7 @@ def _mean_over_truth(per_customer: pd.Series, sizes: pd.Series) -> float:
 
 def map_at_k(ranked: pd.DataFrame, truth: pd.DataFrame, k: int = 12) -> float:
     """Kaggle's MAP@k: mean over buyers of sum(precision@i at hits) / min(#bought, k)."""
-    sizes = _truth_sizes(truth)
+    sizes = truth_sizes(truth)
     hits = _hits(ranked, truth, k).sort_values([schema.CUSTOMER_ID, schema.RANK])
     nth_hit = hits.groupby(schema.CUSTOMER_ID).cumcount().to_numpy() + 1
     precision = pd.Series(nth_hit / hits[schema.RANK].to_numpy(), index=hits[schema.CUSTOMER_ID])
@@ -45,7 +45,7 @@ def map_at_k(ranked: pd.DataFrame, truth: pd.DataFrame, k: int = 12) -> float:
 
 def recall_at_k(ranked: pd.DataFrame, truth: pd.DataFrame, k: int = 12) -> float:
     """Mean over buyers of (bought articles within the top k) / (articles bought)."""
-    sizes = _truth_sizes(truth)
+    sizes = truth_sizes(truth)
     hits = _hits(ranked, truth, k).groupby(schema.CUSTOMER_ID).size()
     return _mean_over_truth(hits / sizes.reindex(hits.index), sizes)
 
@@ -58,7 +58,7 @@ def pair_recall_at_k(ranked: pd.DataFrame, truth: pd.DataFrame, k: int = 12) -> 
 
 def ndcg_at_k(ranked: pd.DataFrame, truth: pd.DataFrame, k: int = 12) -> float:
     """Mean NDCG@k with binary relevance (ideal: min(#bought, k) hits at the top)."""
-    sizes = _truth_sizes(truth)
+    sizes = truth_sizes(truth)
     hits = _hits(ranked, truth, k)
     gains = pd.Series(
         1.0 / np.log2(hits[schema.RANK].to_numpy() + 1.0), index=hits[schema.CUSTOMER_ID]
@@ -71,7 +71,7 @@ def ndcg_at_k(ranked: pd.DataFrame, truth: pd.DataFrame, k: int = 12) -> float:
 
 def hit_rate_at_k(ranked: pd.DataFrame, truth: pd.DataFrame, k: int = 12) -> float:
     """Share of buyers with at least one purchased article in their top k."""
-    sizes = _truth_sizes(truth)
+    sizes = truth_sizes(truth)
     hit = _hits(ranked, truth, k).groupby(schema.CUSTOMER_ID).size().clip(upper=1).astype(float)
     return _mean_over_truth(hit, sizes)
 

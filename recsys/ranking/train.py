@@ -10,10 +10,11 @@ import numpy as np
 import pandas as pd
 
 from recsys import schema
+from recsys.evaluation.metrics import truth_sizes
 from recsys.ranking.dataset import saved_source_names, union_columns
 from recsys.ranking.features import store_feature_names
 from recsys.ranking.interactions import feature_names
-from recsys.ranking.ranker import Ranker, RankerConfig, group_ids
+from recsys.ranking.ranker import Ranker, RankerConfig
 from recsys.ranking.rows import Groups, learn_file_vocab, stack_files, stack_frame
 from recsys.ranking.stopping import GroupedMap
 from recsys.ranking.vocab import learn_vocab
@@ -22,20 +23,9 @@ from recsys.settings import Settings
 METRIC = "map@12"
 
 
-def truth_sizes(frame: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray:
-    """Per group of ``frame`` (sorted), the number of distinct articles its customer bought."""
-    first = np.r_[True, np.diff(group_ids(frame)) != 0]
-    return bought_counts(frame[schema.CUSTOMER_ID].to_numpy()[first], truth)
-
-
 def bought_counts(customers: np.ndarray, truth: pd.DataFrame) -> np.ndarray:
     """Per customer of ``customers``, the number of distinct articles bought in ``truth``."""
-    sizes = (
-        truth.drop_duplicates([schema.CUSTOMER_ID, schema.ARTICLE_ID])
-        .groupby(schema.CUSTOMER_ID)
-        .size()
-    )
-    return sizes.reindex(customers, fill_value=0).to_numpy(np.float64)
+    return truth_sizes(truth).reindex(customers, fill_value=0).to_numpy(np.float64)
 
 
 def map_metric(valid: Groups, truth: pd.DataFrame):

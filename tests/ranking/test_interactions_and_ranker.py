@@ -31,8 +31,9 @@ from recsys.ranking.ranker import (
     sort_groups,
 )
 from recsys.ranking.recommend import top_by_score
+from recsys.ranking.rows import grouping
 from recsys.ranking.sampling import LABEL
-from recsys.ranking.train import train_ranker, truth_sizes
+from recsys.ranking.train import bought_counts, train_ranker
 from recsys.retrieval.history import History
 from recsys.schema import CUTOFF
 
@@ -202,11 +203,12 @@ def test_grouped_map_equals_kaggle_map() -> None:
     frame, truth = random_week(0)
     frame = sort_groups(frame)
     preds = frame["x"].to_numpy()
+    _, (_, _, customers) = grouping(frame)  # each group's customer
     got = grouped_map(
         preds,
         frame[LABEL].to_numpy(),
         group_ids(frame),
-        truth_sizes(frame, truth),
+        bought_counts(customers, truth),
         truth[C].nunique(),
     )
     ranked = top_by_score(frame, preds, 12).rename(columns={})
