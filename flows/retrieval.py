@@ -99,7 +99,8 @@ def serving_union_task(
 
     path = fresh(Path(out))
     specs, lake = source_specs(settings, sources), Lake(settings.paths.lake)
-    return str(mark_done(fit_serving_union(lake, cutoff, specs, path, fit_store=fit_store)))
+    fit_serving_union(lake, cutoff, specs, path, fit_store=fit_store, workers=settings.threads)
+    return str(mark_done(path))
 
 
 def week_end(cutoff: dt.date) -> dt.date:

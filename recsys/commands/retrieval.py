@@ -136,7 +136,7 @@ def run_fit(settings: Settings, cutoff: dt.date | None, specs: list, progress: b
     with friendly_errors():
         cutoff = cutoff or default_cutoffs(lake, 1)[0]
         history = load_history(lake, cutoff)
-    union, fit_s = fit_union(history, with_home(specs, settings), progress)
+    union, fit_s = fit_union(history, with_home(specs, settings), progress, settings.threads)
     out = union.save(settings.paths.retrieval / cutoff.isoformat() / "union")
     for name, seconds in fit_s.items():
         console.print(f"  {name:<14} fitted in {seconds:6.1f}s")

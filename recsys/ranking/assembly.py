@@ -25,16 +25,17 @@ def fit_serving_union(
     out: Path,
     progress: bool = False,
     fit_store: Path | None = None,
+    workers: int = 1,
 ) -> Path:
     """The union fitted on everything before ``cutoff`` (loaded from ``fit_store`` when fitted
-    there on the same history) and the week's best sellers, saved under ``out`` (``union/``,
-    ``popular.parquet``)."""
+    there on the same history; else fitted by ``workers`` processes) and the week's best
+    sellers, saved under ``out`` (``union/``, ``popular.parquet``)."""
     from recsys.ranking.baselines import popular_list
     from recsys.retrieval.fit_cache import fit_or_load_union
     from recsys.retrieval.history import load_history
 
     history = load_history(lake, cutoff)
-    union, _ = fit_or_load_union(history, list(specs), fit_store, progress)
+    union, _ = fit_or_load_union(history, list(specs), fit_store, progress, workers)
     union.save(out / "union")
     popular_list(history).to_parquet(out / "popular.parquet", index=False)
     return out

@@ -11,7 +11,7 @@ the online server, which ranks the same candidates per request.
 What every chunk reads is prepared once (the history grouped by customer, per-article tables,
 the snapshot's key indexes and the ranker's store columns as float32 blocks), so a chunk costs
 its own customers' rows only: store features go from the blocks straight into the ranker's
-matrix, by row index. Chunks run in ``workers`` forked processes (:mod:`recsys.ranking.forked`)
+matrix, by row index. Chunks run in ``workers`` forked processes (:mod:`recsys.forked`)
 and come back in ascending order.
 """
 
@@ -26,10 +26,10 @@ import pandas as pd
 
 from recsys import schema
 from recsys.data.lake import Lake
+from recsys.forked import ordered_map
 from recsys.ranking.coldstart import COLUMNS, dormant_recommendations
 from recsys.ranking.dataset import candidates
 from recsys.ranking.features import SnapshotFeatures, StoreBlock
-from recsys.ranking.forked import ordered_map
 from recsys.ranking.interactions import InteractionTables
 from recsys.ranking.package import RecommenderPackage
 from recsys.ranking.ranker import Ranker

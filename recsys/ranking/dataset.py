@@ -85,6 +85,7 @@ def candidate_week(
     progress: bool = False,
     fit_store: Path | None = None,
     keep: int | None = None,
+    workers: int = 1,
 ) -> CandidateWeek:
     """Fit the sources before ``cutoff`` and build the week's labelled candidates.
 
@@ -92,10 +93,11 @@ def candidate_week(
     customer to score a week whose purchases are unknown (then every label is 0). With
     ``fit_store`` a union fitted on the same history before is loaded from there instead.
     ``keep``: also keep each member's own top ``keep`` for those customers (``sources``).
+    ``workers``: processes that fit the union's members side by side.
     """
     history = load_history(lake, cutoff)
     truth = target_week(lake, cutoff)
-    union, _ = fit_or_load_union(history, specs, fit_store, progress)
+    union, _ = fit_or_load_union(history, specs, fit_store, progress, workers)
     asked = truth[schema.CUSTOMER_ID].unique() if customers is None else customers
     asked, lists = np.asarray(asked, dtype=np.int64), None
     if keep is None:

@@ -69,7 +69,9 @@ def featurised_week(
     ``fit_store``: where fitted unions are kept and reused (:mod:`recsys.retrieval.fit_cache`).
     ``keep``: also keep each source's own top ``keep`` (:mod:`recsys.ranking.member_lists`).
     """
-    week = candidate_week(lake, cutoff, specs, k, customers, progress, fit_store, keep)
+    week = candidate_week(
+        lake, cutoff, specs, k, customers, progress, fit_store, keep, settings.threads
+    )
     if sampling is not None:
         week.frame = sample_negatives(week.frame, *sampling)
     week.frame = add_store_features(settings, week.frame, progress)

@@ -49,6 +49,9 @@ class Retriever(ABC):
     # scores that do not depend on ``k``, ties to the smaller article id; one longer list then
     # serves both (the union's quota and an evaluation's own list)
     nested: ClassVar[bool] = False
+    # how long a fit takes next to other kinds' (about seconds at full H&M scale / 20): members
+    # fitted side by side are dealt out heaviest first (:mod:`recsys.retrieval.member_fits`)
+    fit_weight: ClassVar[float] = 1.0
 
     def __init_subclass__(
         cls, kind: str | None = None, config: type[RetrieverConfig] | None = None, **kwargs: Any

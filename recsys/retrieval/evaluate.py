@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,6 +14,7 @@ from recsys import schema
 from recsys.evaluation.recall import DEFAULT_KS, recall_table
 from recsys.retrieval.base import Retriever
 from recsys.retrieval.history import History
+from recsys.retrieval.member_fits import fit_members
 from recsys.retrieval.sources import SourceSpec
 from recsys.retrieval.union import UnionRetriever
 
@@ -33,17 +35,29 @@ class RetrievalEvaluation:
 
 
 def fit_union(
-    history: History, specs: Sequence[SourceSpec], progress: bool = False
+    history: History, specs: Sequence[SourceSpec], progress: bool = False, workers: int = 1
 ) -> tuple[UnionRetriever, dict[str, float]]:
-    """Fit every member once (timed); the union is assembled from the fitted members."""
+    """Fit every member once (timed; ``workers`` processes side by side); the union is
+    assembled from the fitted members."""
     union = UnionRetriever(sources=[s.as_dict() for s in specs])
-    fit_s: dict[str, float] = {}
-    for spec in _progress(specs, "fitting sources", progress):
-        start = time.perf_counter()
-        union.members[spec.name] = spec.build().fit(history)
-        fit_s[spec.name] = time.perf_counter() - start
+    with _fit_progress(len(specs), progress) as done:
+        fitted = fit_members(history, specs, workers, done)
+    union.members = {name: member for name, (member, _) in fitted.items()}
     union.cutoff = history.cutoff
-    return union, fit_s
+    return union, {name: seconds for name, (_, seconds) in fitted.items()}
+
+
+@contextmanager
+def _fit_progress(total: int, enabled: bool) -> Iterator[Callable[[str], None] | None]:
+    """A callback that advances a rich progress bar of ``total`` fits (None when disabled)."""
+    if not enabled:
+        yield None
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task("fitting sources", total=total)
+        yield lambda name: bar.update(task, advance=1, description=f"fitted {name}")
 
 
 def evaluate_retrieval(

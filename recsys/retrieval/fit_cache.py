@@ -63,19 +63,24 @@ def union_key(history: History, specs: Sequence[SourceSpec]) -> str:
 
 
 def fit_or_load_union(
-    history: History, specs: Sequence[SourceSpec], store: Path | None, progress: bool = False
+    history: History,
+    specs: Sequence[SourceSpec],
+    store: Path | None,
+    progress: bool = False,
+    workers: int = 1,
 ) -> tuple[UnionRetriever, dict[str, float]]:
     """The union fitted on ``history``, loaded from ``store`` when it was fitted there before
-    (then no fit times), else fitted and saved there; no ``store``: just fitted."""
+    (then no fit times), else fitted (``workers`` processes) and saved there; no ``store``:
+    just fitted."""
     from recsys.retrieval.registry import load_retriever
 
     if store is None:
-        return fit_union(history, specs, progress)
+        return fit_union(history, specs, progress, workers)
     path = Path(store) / union_key(history, specs)
     if (path / DONE).exists():
         os.utime(path)  # recently used: pruned last
         return load_retriever(path / "union"), {}  # type: ignore[return-value]
-    union, fit_s = fit_union(history, specs, progress)
+    union, fit_s = fit_union(history, specs, progress, workers)
     keep(union, path)
     prune(Path(store), KEEP)
     return union, fit_s

@@ -37,6 +37,8 @@ class ItemCFRetriever(ItemGraphRetriever, kind="itemcf", config=ItemCFConfig):
     ``half_life`` > 0 a purchase counts ``0.5 ** (age / half_life)`` instead of 1 in ``C``.
     """
 
+    fit_weight = 5  # 108 s at full H&M scale
+
     config: ItemCFConfig
 
     def _similarity(self, history: History, catalogue: np.ndarray) -> sp.csr_matrix:

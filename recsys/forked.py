@@ -16,6 +16,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 _FUNCTION: list[Callable[[Any], Any]] = []  # in a worker: the function it applies
@@ -29,17 +30,35 @@ def ordered_map(
         yield from map(function, items)
         return
     window = max(workers, window or 2 * workers)
-    pool = _forked_pool(function, workers)
-    try:
+    with forked_pool(function, workers) as submit:
         pending: deque[Future] = deque()
         for item in items:
-            pending.append(pool.submit(_apply, item))
+            pending.append(submit(item))
             if len(pending) >= window:
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+
+
+@contextmanager
+def forked_pool(function: Callable[[Any], Any], workers: int) -> Iterator[Callable[[Any], Future]]:
+    """``submit(item)`` -> a future of ``function(item)`` run in one of ``workers`` forked
+    processes. Leaving the block waits for them; leaving it on an error stops them first."""
+    pool = _forked_pool(function, workers)
+    try:
+        yield lambda item: pool.submit(_apply, item)
+    except BaseException:
+        _stop(pool)
+        raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """End the pool's workers now (a long item is not waited for)."""
+    for process in dict(getattr(pool, "_processes", None) or {}).values():  # no public API
+        if process.is_alive():
+            process.terminate()
 
 
 def _forked_pool(function: Callable[[Any], Any], workers: int) -> ProcessPoolExecutor:

@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from recsys.ranking.forked import ordered_map
+from recsys.forked import ordered_map
 
 BIG = np.arange(1_000_000)  # loaded before the fork: children read it without a copy
 
