@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pandas as pd
 import pytest
 
 from recsys import schema
-from recsys.retrieval.base import Retriever, empty_candidates
+from recsys.retrieval.base import REGISTRY, Retriever, empty_candidates
 from recsys.retrieval.config import RetrieverConfig
 from recsys.retrieval.evaluate import fit_union
 from recsys.retrieval.history import History
@@ -26,8 +27,10 @@ class ProbeConfig(RetrieverConfig):
     fail: bool = False  # raise while fitting
 
 
-class ProbeRetriever(Retriever, kind="test_probe", config=ProbeConfig):
-    """Remembers the process that fitted it; proposes nothing."""
+class ProbeRetriever(Retriever, config=ProbeConfig):
+    """Remembers the process that fitted it; proposes nothing (registered only by ``probe``)."""
+
+    kind = "test_probe"
 
     fit_weight = 100.0
 
@@ -46,6 +49,14 @@ class ProbeRetriever(Retriever, kind="test_probe", config=ProbeConfig):
         self.fitted_by = int((path / "pid.txt").read_text())
 
 
+@pytest.fixture
+def probe() -> Iterator[str]:
+    """The probe's kind, registered for one test."""
+    REGISTRY[ProbeRetriever.kind] = ProbeRetriever
+    yield ProbeRetriever.kind
+    del REGISTRY[ProbeRetriever.kind]
+
+
 def names(groups: list[list[SourceSpec]]) -> list[list[str]]:
     return [[spec.name for spec in group] for group in groups]
 
@@ -58,8 +69,8 @@ def test_the_two_tower_is_dealt_apart_from_every_other_default_source() -> None:
     assert sorted(map(len, fit_groups(DEFAULT_SOURCES, 50))) == [1] * len(every)
 
 
-def test_the_heavy_member_is_fitted_in_another_process(history: History) -> None:
-    specs = parse_sources([{"kind": "test_probe", "quota": 5}, {"kind": "repurchase", "quota": 5}])
+def test_the_heavy_member_is_fitted_in_another_process(history: History, probe: str) -> None:
+    specs = parse_sources([{"kind": probe, "quota": 5}, {"kind": "repurchase", "quota": 5}])
     fitted = fit_members(history, specs, workers=2)
     assert list(fitted) == ["test_probe", "repurchase"]
     probe, seconds = fitted["test_probe"]
@@ -67,9 +78,9 @@ def test_the_heavy_member_is_fitted_in_another_process(history: History) -> None
     assert fit_members(history, specs, workers=1)["test_probe"][0].fitted_by == os.getpid()
 
 
-def test_a_member_failing_in_a_worker_raises_here(history: History) -> None:
+def test_a_member_failing_in_a_worker_raises_here(history: History, probe: str) -> None:
     specs = parse_sources(
-        [{"kind": "test_probe", "quota": 5, "fail": True}, {"kind": "repurchase", "quota": 5}]
+        [{"kind": probe, "quota": 5, "fail": True}, {"kind": "repurchase", "quota": 5}]
     )
     with pytest.raises(RuntimeError, match="probe refused the history"):
         fit_members(history, specs, workers=2)
