@@ -6,13 +6,16 @@ copies. Each worker runs single-threaded (OpenMP, BLAS and torch limited to one 
 ``workers`` processes use ``workers`` cores. At most ``window`` items are in flight, so results
 never pile up ahead of a slow one: memory stays bounded by the window, not the number of items.
 Forking from a thread that never started an OpenMP team keeps the children clear of the
-parent's OpenMP thread pool (libgomp's is per thread and does not survive a fork).
+parent's OpenMP thread pool (libgomp's is per thread and does not survive a fork). A worker
+whose parent dies (a killed run) ends itself within a second instead of finishing its item.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -20,6 +23,7 @@ from contextlib import contextmanager
 from typing import Any
 
 _FUNCTION: list[Callable[[Any], Any]] = []  # in a worker: the function it applies
+PARENT_POLL_S = 0.5  # how often a worker checks that its parent is alive
 
 
 def ordered_map(
@@ -85,7 +89,7 @@ def _forked_pool(function: Callable[[Any], Any], workers: int) -> ProcessPoolExe
 
 
 def _install(function: Callable[[Any], Any]) -> None:
-    """Worker start: keep ``function`` and run single-threaded."""
+    """Worker start: keep ``function``, run single-threaded, end with the parent."""
     import sys
 
     from threadpoolctl import threadpool_limits
@@ -94,6 +98,15 @@ def _install(function: Callable[[Any], Any]) -> None:
     threadpool_limits(1)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)
+    parent = os.getppid()
+    threading.Thread(target=_exit_without, args=(parent,), name="parent-watch", daemon=True).start()
+
+
+def _exit_without(parent: int) -> None:
+    """(In a worker) end this process as soon as ``parent`` is no longer its parent."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_S)
+    os._exit(1)
 
 
 def _ready() -> bool:

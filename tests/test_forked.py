@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -52,3 +57,41 @@ def single_threaded(_: int) -> int:
 
 def test_workers_run_single_threaded() -> None:
     assert list(ordered_map(single_threaded, range(4), workers=2)) == [1, 1, 1, 1]
+
+
+KILLED_PARENT = """
+import os, sys, time
+from pathlib import Path
+from recsys.forked import ordered_map
+
+def work(item):
+    Path(sys.argv[1], f"worker-{item}").write_text(str(os.getpid()))
+    time.sleep(600)
+
+for _ in ordered_map(work, range(2), workers=2):
+    pass
+"""
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat").read_text() if Path(f"/proc/{pid}").exists() else ""
+    return " Z " not in stat  # a zombie has ended
+
+
+def test_workers_end_when_their_parent_is_killed(tmp_path: Path) -> None:
+    parent = subprocess.Popen([sys.executable, "-c", KILLED_PARENT, str(tmp_path)])
+    deadline = time.monotonic() + 60
+    while len(list(tmp_path.glob("worker-*"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    workers = [int(p.read_text()) for p in tmp_path.glob("worker-*")]
+    assert len(workers) == 2 and all(map(alive, workers))
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while any(map(alive, workers)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(map(alive, workers)), "a worker outlived its killed parent"
