@@ -16,6 +16,12 @@ makes multi-threaded torch several times slower (1 and 2 threads gave identical 
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +50,8 @@ FEATURE_COLUMNS = (
     "garment_group_no",
 )
 N_AGE = len(AGE_BUCKETS) + 1  # below the first bound, then one per bound; 0 = unknown
+WARM_FIELDS = ("anchor_weeks", "warm_epochs", "cache_dir")  # parameters a cold fit ignores
+KEEP_ANCHORS = 4  # anchor models kept in ``cache_dir``; the least recently used goes first
 
 
 # -- numpy feature helpers -------------------------------------------------------------------------
@@ -136,6 +144,27 @@ def customer_runs(cust: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, np.nda
     return first_c, first_cd
 
 
+def anchor_cutoff(cutoff: dt.date, weeks: int) -> dt.date:
+    """The latest cutoff on or before ``cutoff`` whose week index is a multiple of ``weeks``."""
+    days = (cutoff - schema.WEEK_EPOCH).days
+    return schema.WEEK_EPOCH + dt.timedelta(days=days - days % (7 * weeks))
+
+
+def truncate(history: History, cutoff: dt.date) -> History:
+    """``history`` as seen from the earlier ``cutoff``: the same tables, earlier transactions."""
+    tx = history.transactions
+    n = int(np.searchsorted(tx[schema.T_DAT].to_numpy(), np.datetime64(cutoff), side="left"))
+    return History(cutoff, tx.iloc[:n].reset_index(drop=True), history.articles, history.customers)
+
+
+def anchor_key(history: History, params: dict[str, Any]) -> str:
+    """Cache key of a cold fit: the code, the history's content and the cold-fit parameters."""
+    from recsys.retrieval.fit_cache import code_fingerprint, history_fingerprint
+
+    parts = [code_fingerprint(), history_fingerprint(history), params]
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:24]
+
+
 @dataclass(frozen=True)
 class TwoTowerConfig(RetrieverConfig):
     """Parameters of :class:`TwoTowerRetriever`."""
@@ -155,6 +184,9 @@ class TwoTowerConfig(RetrieverConfig):
     threads: int = 1  # torch threads
     device: str = "cpu"  # torch device to train on
     seed: int = 42  # random seed of training and the index
+    anchor_weeks: int = 0  # cold fits only at cutoffs every this many weeks, else warm (0: cold)
+    warm_epochs: int = 1  # epochs of a warm fit, started from the anchor cutoff's cold fit
+    cache_dir: str = ""  # anchor models are kept under its ``twotower`` folder ("": not kept)
 
 
 class TwoTowerRetriever(Retriever, kind="twotower", config=TwoTowerConfig):
@@ -171,6 +203,11 @@ class TwoTowerRetriever(Retriever, kind="twotower", config=TwoTowerConfig):
 
     # -- fit -------------------------------------------------------------------------------------
     def _fit(self, history: History) -> None:
+        self._train(history, self._anchor(history))
+
+    def _train(self, history: History, anchor: TwoTowerRetriever | None) -> None:
+        """Train on ``history``: ``epochs`` from the initial weights, or ``warm_epochs`` from
+        ``anchor``'s weights (ids mapped by value)."""
         from recsys.retrieval import twotower_model as tm
 
         art_ids, codes, vocab = article_codes(history.articles)
@@ -193,10 +230,14 @@ class TwoTowerRetriever(Retriever, kind="twotower", config=TwoTowerConfig):
 
             torch.manual_seed(cfg.seed)
             self.model = tm.TwoTower(self._sizes(), codes)
+            if anchor is not None:
+                old = anchor.arrays
+                ids = (old["article_ids"], art_ids), (old["cust_vocab"], cust_vocab)
+                tm.transfer(anchor.model, self.model, *ids)
             self.losses = tm.train(
                 self.model,
                 data,
-                epochs=cfg.epochs,
+                epochs=cfg.epochs if anchor is None else cfg.warm_epochs,
                 batch_size=cfg.batch_size,
                 lr=cfg.lr,
                 temperature=cfg.temperature,
@@ -206,6 +247,45 @@ class TwoTowerRetriever(Retriever, kind="twotower", config=TwoTowerConfig):
                 device=cfg.device,
             )
             self.index = self._build_index(history, art, days)
+
+    # -- warm start ------------------------------------------------------------------------------
+    def _anchor(self, history: History) -> TwoTowerRetriever | None:
+        """The cold fit at the anchor cutoff (on the history before it) that this fit starts
+        from; None when this fit is cold (an anchor cutoff, no anchors, nothing to learn)."""
+        cfg = self.config
+        if cfg.anchor_weeks <= 0:
+            return None
+        anchor = anchor_cutoff(history.cutoff, cfg.anchor_weeks)
+        if anchor >= history.cutoff:
+            return None
+        before = truncate(history, anchor)
+        start = pd.Timestamp(anchor - dt.timedelta(days=cfg.days))
+        if not (before.transactions[schema.T_DAT] >= start).any():
+            return None
+        return self._cold_fit(before)
+
+    def _cold_fit(self, history: History) -> TwoTowerRetriever:
+        """A cold fit on ``history`` (at an anchor cutoff), from ``cache_dir`` when it is there,
+        else fitted and kept there."""
+        from recsys.retrieval.fit_cache import DONE, prune
+        from recsys.retrieval.registry import load_retriever
+
+        params = {k: v for k, v in self.config.to_params().items() if k not in WARM_FIELDS}
+        if not self.config.cache_dir:
+            return TwoTowerRetriever(**params, anchor_weeks=0).fit(history)
+        store = Path(self.config.cache_dir) / "twotower"
+        path = store / anchor_key(history, params)
+        if (path / DONE).exists():
+            os.utime(path)  # recently used: pruned last
+            return load_retriever(path / "model")  # type: ignore[return-value]
+        fitted = TwoTowerRetriever(**params, anchor_weeks=0).fit(history)
+        tmp = store / f".tmp-{path.name}-{uuid.uuid4().hex[:6]}"
+        fitted.save(tmp / "model")
+        (tmp / DONE).touch()
+        shutil.rmtree(path, ignore_errors=True)  # an incomplete earlier attempt
+        os.rename(tmp, path)
+        prune(store, KEEP_ANCHORS)
+        return fitted
 
     def _examples(
         self, history: History, cust: np.ndarray, days: np.ndarray, art: np.ndarray, n_art: int
