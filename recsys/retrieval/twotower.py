@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,7 @@ FEATURE_COLUMNS = (
 N_AGE = len(AGE_BUCKETS) + 1  # below the first bound, then one per bound; 0 = unknown
 WARM_FIELDS = ("anchor_weeks", "warm_epochs", "cache_dir")  # parameters a cold fit ignores
 KEEP_ANCHORS = 4  # anchor models kept in ``cache_dir``; the least recently used goes first
+DAY_S = 86_400  # a temporary folder this many seconds old was left by a crashed fit
 
 
 # -- numpy feature helpers -------------------------------------------------------------------------
@@ -165,6 +167,26 @@ def anchor_key(history: History, params: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:24]
 
 
+def keep_model(model: Retriever, path: Path) -> None:
+    """Save ``model`` as ``path`` whole or not at all (written aside, then renamed; a copy that
+    another process kept first wins), then drop all but the ``KEEP_ANCHORS`` latest used."""
+    from recsys.retrieval.fit_cache import DONE
+
+    tmp = path.parent / f".tmp-{path.name}-{uuid.uuid4().hex[:6]}"
+    model.save(tmp / "model")
+    (tmp / DONE).touch()
+    if not (path / DONE).exists():
+        shutil.rmtree(path, ignore_errors=True)  # an incomplete earlier attempt
+    try:
+        os.rename(tmp, path)
+    except OSError:  # kept meanwhile by another process: the same model
+        shutil.rmtree(tmp, ignore_errors=True)
+    done = sorted((p for p in path.parent.glob("*") if (p / DONE).exists()), key=os.path.getmtime)
+    stale = [p for p in path.parent.glob(".tmp-*") if time.time() - p.stat().st_mtime > DAY_S]
+    for old in done[: max(0, len(done) - KEEP_ANCHORS)] + stale:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 @dataclass(frozen=True)
 class TwoTowerConfig(RetrieverConfig):
     """Parameters of :class:`TwoTowerRetriever`."""
@@ -267,7 +289,7 @@ class TwoTowerRetriever(Retriever, kind="twotower", config=TwoTowerConfig):
     def _cold_fit(self, history: History) -> TwoTowerRetriever:
         """A cold fit on ``history`` (at an anchor cutoff), from ``cache_dir`` when it is there,
         else fitted and kept there."""
-        from recsys.retrieval.fit_cache import DONE, prune
+        from recsys.retrieval.fit_cache import DONE
         from recsys.retrieval.registry import load_retriever
 
         params = {k: v for k, v in self.config.to_params().items() if k not in WARM_FIELDS}
@@ -279,12 +301,7 @@ class TwoTowerRetriever(Retriever, kind="twotower", config=TwoTowerConfig):
             os.utime(path)  # recently used: pruned last
             return load_retriever(path / "model")  # type: ignore[return-value]
         fitted = TwoTowerRetriever(**params, anchor_weeks=0).fit(history)
-        tmp = store / f".tmp-{path.name}-{uuid.uuid4().hex[:6]}"
-        fitted.save(tmp / "model")
-        (tmp / DONE).touch()
-        shutil.rmtree(path, ignore_errors=True)  # an incomplete earlier attempt
-        os.rename(tmp, path)
-        prune(store, KEEP_ANCHORS)
+        keep_model(fitted, path)
         return fitted
 
     def _examples(

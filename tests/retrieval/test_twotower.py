@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from recsys import schema
+from recsys.retrieval import twotower
 from recsys.retrieval.history import History
 from recsys.retrieval.registry import create, load_retriever
 from recsys.retrieval.twotower import (
@@ -18,6 +19,7 @@ from recsys.retrieval.twotower import (
     anchor_key,
     customer_runs,
     dynamic_buckets,
+    keep_model,
     lookup,
     previous_items,
     take,
@@ -271,3 +273,12 @@ def test_anchor_key_follows_the_history_before_the_anchor() -> None:
     changed = History(CUTOFF, tx, history.articles, history.customers)
     assert anchor_key(truncate(changed, ANCHOR), params) != key
     assert anchor_key(truncate(history, ANCHOR), {**params, "dim": 8}) != key
+
+
+def test_kept_anchors_are_whole_and_few(fitted: TwoTowerRetriever, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(twotower, "KEEP_ANCHORS", 2)
+    for name in ("a", "b", "a", "c"):  # "a" again: kept already, the copy is dropped
+        keep_model(fitted, tmp_path / name)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b", "c"]
+    loaded = load_retriever(tmp_path / "c" / "model")
+    pd.testing.assert_frame_equal(fitted.retrieve([1, 25], 5), loaded.retrieve([1, 25], 5))
