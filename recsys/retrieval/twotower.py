@@ -225,7 +225,16 @@ class TwoTowerRetriever(Retriever, kind="twotower", config=TwoTowerConfig):
 
     # -- fit -------------------------------------------------------------------------------------
     def _fit(self, history: History) -> None:
-        self._train(history, self._anchor(history))
+        from recsys.retrieval.fit_cache import DONE
+
+        cfg, anchor = self.config, self._anchor(history)
+        self._train(history, anchor)
+        on_anchor = cfg.anchor_weeks > 0 and anchor_cutoff(history.cutoff, cfg.anchor_weeks)
+        if cfg.cache_dir and on_anchor == history.cutoff:  # the next cutoffs' anchor: keep it
+            path = self._anchor_path(history)
+            if not (path / DONE).exists():
+                self.cutoff = history.cutoff  # fitted (``save`` checks it)
+                keep_model(self, path)
 
     def _train(self, history: History, anchor: TwoTowerRetriever | None) -> None:
         """Train on ``history``: ``epochs`` from the initial weights, or ``warm_epochs`` from
@@ -292,17 +301,24 @@ class TwoTowerRetriever(Retriever, kind="twotower", config=TwoTowerConfig):
         from recsys.retrieval.fit_cache import DONE
         from recsys.retrieval.registry import load_retriever
 
-        params = {k: v for k, v in self.config.to_params().items() if k not in WARM_FIELDS}
         if not self.config.cache_dir:
-            return TwoTowerRetriever(**params, anchor_weeks=0).fit(history)
-        store = Path(self.config.cache_dir) / "twotower"
-        path = store / anchor_key(history, params)
+            return TwoTowerRetriever(**self._cold_params()).fit(history)
+        path = self._anchor_path(history)
         if (path / DONE).exists():
             os.utime(path)  # recently used: pruned last
             return load_retriever(path / "model")  # type: ignore[return-value]
-        fitted = TwoTowerRetriever(**params, anchor_weeks=0).fit(history)
+        fitted = TwoTowerRetriever(**self._cold_params()).fit(history)
         keep_model(fitted, path)
         return fitted
+
+    def _cold_params(self) -> dict[str, Any]:
+        """The parameters of a cold fit: this config without the warm-start ones."""
+        params = self.config.to_params()
+        return {k: v for k, v in params.items() if k not in WARM_FIELDS} | {"anchor_weeks": 0}
+
+    def _anchor_path(self, history: History) -> Path:
+        """Where the cold fit on ``history`` is kept under ``cache_dir``."""
+        return Path(self.config.cache_dir) / "twotower" / anchor_key(history, self._cold_params())
 
     def _examples(
         self, history: History, cust: np.ndarray, days: np.ndarray, art: np.ndarray, n_art: int

@@ -282,3 +282,18 @@ def test_kept_anchors_are_whole_and_few(fitted: TwoTowerRetriever, tmp_path, mon
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b", "c"]
     loaded = load_retriever(tmp_path / "c" / "model")
     pd.testing.assert_frame_equal(fitted.retrieve([1, 25], 5), loaded.retrieve([1, 25], 5))
+
+
+def test_a_fit_on_an_anchor_cutoff_is_kept_for_the_next_ones(tmp_path, monkeypatch) -> None:
+    history = with_newcomers()
+    cache = {**WARM, "cache_dir": str(tmp_path)}
+    on_anchor = TwoTowerRetriever(**cache).fit(truncate(history, ANCHOR))
+    assert_same_model(on_anchor, TwoTowerRetriever(**FAST).fit(truncate(history, ANCHOR)))
+    assert len(list((tmp_path / "twotower").iterdir())) == 1
+
+    def refit(*args) -> None:
+        raise AssertionError("the anchor was fitted again")
+
+    monkeypatch.setattr(twotower, "keep_model", refit)
+    warm = TwoTowerRetriever(**cache).fit(history)
+    assert_same_model(warm, TwoTowerRetriever(**WARM).fit(history))
