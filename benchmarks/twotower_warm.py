@@ -5,7 +5,7 @@ cold fit of ``warm_epochs`` epochs (what the warm start must beat) and warm fits
 from the cold fit at the anchor). Fit wall and CPU seconds (an anchor's own fit not counted) and
 recall@12/50/100/200 of the held-out week's buyers.
 
-    HM_HOME=/tmp/warm/home python benchmarks/twotower_warm.py out.json --cutoffs 3
+    HM_HOME=/tmp/warm/home python benchmarks/twotower_warm.py out.json --cutoffs 3 --lags 1 2 3
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ WEEK = dt.timedelta(weeks=1)
 
 def timed(history: History, anchor: TwoTowerRetriever | None, **params) -> tuple:
     """A two-tower trained on ``history`` (warm from ``anchor`` if given); (wall s, CPU s)."""
-    model = TwoTowerRetriever(**params)
+    model = TwoTowerRetriever(**params, anchor_weeks=0)
     wall, cpu = time.perf_counter(), time.process_time()
     model._train(history, anchor)
     model.cutoff = history.cutoff
@@ -52,6 +52,7 @@ def main() -> None:
     parser.add_argument("--cutoffs", type=int, default=3)
     parser.add_argument("--lags", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--warm-epochs", type=int, default=1)
+    parser.add_argument("--seeds", type=int, nargs="*", default=[], help="more cold fits")
     args = parser.parse_args()
     lake = Lake(Settings().paths.lake)
     valid = plan_weeks(lake, 1).valid
@@ -61,10 +62,12 @@ def main() -> None:
     for cutoff in cutoffs:
         history = load_history(lake, cutoff)
         runs = {"cold": (None, {}), f"cold{args.warm_epochs}": (None, {"epochs": args.warm_epochs})}
+        for seed in args.seeds:  # the cold fit's spread over seeds: the noise
+            runs[f"cold-seed{seed}"] = (None, {"seed": seed})
         for lag in args.lags:
             day = cutoff - WEEK * lag
             if day not in anchors:
-                anchors[day] = TwoTowerRetriever().fit(load_history(lake, day))
+                anchors[day] = TwoTowerRetriever(anchor_weeks=0).fit(load_history(lake, day))
             runs[f"warm-{lag}w"] = (anchors[day], {"warm_epochs": args.warm_epochs})
         for name, (anchor, params) in runs.items():
             model, (wall, cpu) = timed(history, anchor, **params)
