@@ -30,6 +30,7 @@ CUTOFF = dt.date(2020, 9, 16)
 GROUP_A = list(range(101, 106))  # bought by customers 1..20 (department 1)
 GROUP_B = list(range(201, 206))  # bought by customers 21..40 (department 2)
 FAST = {"epochs": 15, "batch_size": 128, "dim": 16, "hidden": 32, "lr": 0.02, "days": 70}
+FAST |= {"anchor_weeks": 0}  # always cold (CUTOFF is no anchor of the default 4 weeks)
 
 
 def test_lookup_and_age_buckets() -> None:
@@ -210,7 +211,7 @@ def test_cold_fits_whatever_anchor_weeks_on_an_anchor_cutoff() -> None:
     history = small_history()
     cold = TwoTowerRetriever(**FAST).fit(history)
     assert len(cold.losses) == FAST["epochs"]
-    assert_same_model(cold, TwoTowerRetriever(**FAST, anchor_weeks=1).fit(history))
+    assert_same_model(cold, TwoTowerRetriever(**{**FAST, "anchor_weeks": 1}).fit(history))
     # no sales in the training window before the anchor: nothing to start from, cold
     late = truncate(history, CUTOFF)
     tx = late.transactions[late.transactions[schema.T_DAT] >= pd.Timestamp(ANCHOR)]
