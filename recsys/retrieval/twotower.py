@@ -154,8 +154,7 @@ def customer_runs(cust: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, np.nda
 
 def anchor_cutoff(cutoff: dt.date, weeks: int) -> dt.date:
     """The latest cutoff on or before ``cutoff`` whose week index is a multiple of ``weeks``."""
-    days = (cutoff - schema.WEEK_EPOCH).days
-    return schema.WEEK_EPOCH + dt.timedelta(days=days - days % (7 * weeks))
+    return schema.WEEK_EPOCH + dt.timedelta(weeks=schema.week_index(cutoff) // weeks * weeks)
 
 
 def truncate(history: History, cutoff: dt.date) -> History:
