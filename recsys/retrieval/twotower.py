@@ -234,8 +234,9 @@ class TwoTowerRetriever(Retriever, kind="twotower", config=TwoTowerConfig):
 
         cfg, anchor = self.config, self._anchor(history)
         self._train(history, anchor)
-        on_anchor = cfg.anchor_weeks > 0 and anchor_cutoff(history.cutoff, cfg.anchor_weeks)
-        if cfg.cache_dir and on_anchor == history.cutoff:  # the next cutoffs' anchor: keep it
+        weeks = cfg.anchor_weeks
+        on_anchor = weeks > 0 and anchor_cutoff(history.cutoff, weeks) == history.cutoff
+        if cfg.cache_dir and on_anchor:  # the next cutoffs' anchor: keep it
             path = self._anchor_path(history)
             if not (path / DONE).exists():
                 self.cutoff = history.cutoff  # fitted (``save`` checks it)
