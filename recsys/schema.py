@@ -106,8 +106,14 @@ INDEX_CODES = tuple("ABCDFGHIJS")
 
 # --- weeks: Kaggle's weeks run Wednesday..Tuesday ----------------------------------------------
 WEEK_END_WEEKDAY = 1  # Tuesday (Monday = 0)
+WEEK_EPOCH = dt.date(2018, 9, 26)  # the Wednesday after Kaggle's first week: weeks count from it
 
 
 def week_end(day: dt.date) -> dt.date:
     """The Tuesday that closes the (Wednesday..Tuesday) week containing ``day``."""
     return day + dt.timedelta(days=(WEEK_END_WEEKDAY - day.weekday()) % 7)
+
+
+def week_index(cutoff: dt.date) -> int:
+    """Whole weeks from :data:`WEEK_EPOCH` to ``cutoff`` (a Wednesday cutoff starts a week)."""
+    return (cutoff - WEEK_EPOCH).days // 7

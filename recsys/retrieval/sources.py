@@ -84,8 +84,8 @@ DEFAULT_SOURCES: tuple[SourceSpec, ...] = (
 
 
 def with_home(specs: list[SourceSpec], settings: object) -> list[SourceSpec]:
-    """Specs whose text-encoding sources (kinds with a ``cache_dir`` parameter) cache embeddings
-    under the project home."""
+    """Specs whose sources with a ``cache_dir`` parameter cache under the project home's
+    embeddings folder (text vectors there, two-tower anchor models in its ``twotower`` folder)."""
     from recsys.retrieval.registry import config_class
 
     cache = str(settings.paths.embeddings)  # type: ignore[attr-defined]

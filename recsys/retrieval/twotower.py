@@ -8,6 +8,12 @@ Serving indexes the articles sold in the last ``index_days`` days in a FAISS :cl
 and searches it with customer vectors computed in chunks; context articles join every bag.
 The torch network lives in :mod:`recsys.retrieval.twotower_model` (imported only when used).
 
+Warm start: only cutoffs whose week index is a multiple of ``anchor_weeks`` (anchor cutoffs) train
+``epochs`` from scratch; any other cutoff trains ``warm_epochs`` from the cold fit at its anchor
+(on the same history cut at the anchor; ids mapped by value, new ids start from scratch). That
+anchor fit is a function of the history too, so the result is the same whether it was loaded from
+``cache_dir`` (keyed on the code, its history's content and the cold parameters) or fitted anew.
+
 Defaults were tuned on the medium world (recall@100 of the held-out week): the logQ popularity
 correction matters most (without it recall@100 drops by about a third); more epochs or a longer
 window overfit the customer-id embeddings. ``threads=1`` because a shared, oversubscribed CPU
@@ -16,6 +22,13 @@ makes multi-threaded torch several times slower (1 and 2 threads gave identical 
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +57,9 @@ FEATURE_COLUMNS = (
     "garment_group_no",
 )
 N_AGE = len(AGE_BUCKETS) + 1  # below the first bound, then one per bound; 0 = unknown
+WARM_FIELDS = ("anchor_weeks", "warm_epochs", "cache_dir")  # parameters a cold fit ignores
+KEEP_ANCHORS = 4  # anchor models kept in ``cache_dir``; the least recently used goes first
+DAY_S = 86_400  # a temporary folder this many seconds old was left by a crashed fit
 
 
 # -- numpy feature helpers -------------------------------------------------------------------------
@@ -136,6 +152,46 @@ def customer_runs(cust: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, np.nda
     return first_c, first_cd
 
 
+def anchor_cutoff(cutoff: dt.date, weeks: int) -> dt.date:
+    """The latest cutoff on or before ``cutoff`` whose week index is a multiple of ``weeks``."""
+    return schema.WEEK_EPOCH + dt.timedelta(weeks=schema.week_index(cutoff) // weeks * weeks)
+
+
+def truncate(history: History, cutoff: dt.date) -> History:
+    """``history`` as seen from the earlier ``cutoff``: the same tables, earlier transactions."""
+    tx = history.transactions
+    n = int(np.searchsorted(tx[schema.T_DAT].to_numpy(), np.datetime64(cutoff), side="left"))
+    return History(cutoff, tx.iloc[:n].reset_index(drop=True), history.articles, history.customers)
+
+
+def anchor_key(history: History, params: dict[str, Any]) -> str:
+    """Cache key of a cold fit: the code, the history's content and the cold-fit parameters."""
+    from recsys.retrieval.fit_cache import code_fingerprint, history_fingerprint
+
+    parts = [code_fingerprint(), history_fingerprint(history), params]
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def keep_model(model: Retriever, path: Path) -> None:
+    """Save ``model`` as ``path`` whole or not at all (written aside, then renamed; a copy that
+    another process kept first wins), then drop all but the ``KEEP_ANCHORS`` latest used."""
+    from recsys.retrieval.fit_cache import DONE
+
+    tmp = path.parent / f".tmp-{path.name}-{uuid.uuid4().hex[:6]}"
+    model.save(tmp / "model")
+    (tmp / DONE).touch()
+    if not (path / DONE).exists():
+        shutil.rmtree(path, ignore_errors=True)  # an incomplete earlier attempt
+    try:
+        os.rename(tmp, path)
+    except OSError:  # kept meanwhile by another process: the same model
+        shutil.rmtree(tmp, ignore_errors=True)
+    done = sorted((p for p in path.parent.glob("*") if (p / DONE).exists()), key=os.path.getmtime)
+    stale = [p for p in path.parent.glob(".tmp-*") if time.time() - p.stat().st_mtime > DAY_S]
+    for old in done[: max(0, len(done) - KEEP_ANCHORS)] + stale:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 @dataclass(frozen=True)
 class TwoTowerConfig(RetrieverConfig):
     """Parameters of :class:`TwoTowerRetriever`."""
@@ -155,6 +211,9 @@ class TwoTowerConfig(RetrieverConfig):
     threads: int = 1  # torch threads
     device: str = "cpu"  # torch device to train on
     seed: int = 42  # random seed of training and the index
+    anchor_weeks: int = 4  # cold fits only at cutoffs every this many weeks, else warm (0: cold)
+    warm_epochs: int = 1  # epochs of a warm fit, started from the anchor cutoff's cold fit
+    cache_dir: str = ""  # anchor models are kept under its ``twotower`` folder ("": not kept)
 
 
 class TwoTowerRetriever(Retriever, kind="twotower", config=TwoTowerConfig):
@@ -173,6 +232,21 @@ class TwoTowerRetriever(Retriever, kind="twotower", config=TwoTowerConfig):
 
     # -- fit -------------------------------------------------------------------------------------
     def _fit(self, history: History) -> None:
+        from recsys.retrieval.fit_cache import DONE
+
+        cfg, anchor = self.config, self._anchor(history)
+        self._train(history, anchor)
+        weeks = cfg.anchor_weeks
+        on_anchor = weeks > 0 and anchor_cutoff(history.cutoff, weeks) == history.cutoff
+        if cfg.cache_dir and on_anchor:  # the next cutoffs' anchor: keep it
+            path = self._anchor_path(history)
+            if not (path / DONE).exists():
+                self.cutoff = history.cutoff  # fitted (``save`` checks it)
+                keep_model(self, path)
+
+    def _train(self, history: History, anchor: TwoTowerRetriever | None) -> None:
+        """Train on ``history``: ``epochs`` from the initial weights, or ``warm_epochs`` from
+        ``anchor``'s weights (ids mapped by value)."""
         from recsys.retrieval import twotower_model as tm
 
         art_ids, codes, vocab = article_codes(history.articles)
@@ -195,10 +269,14 @@ class TwoTowerRetriever(Retriever, kind="twotower", config=TwoTowerConfig):
 
             torch.manual_seed(cfg.seed)
             self.model = tm.TwoTower(self._sizes(), codes)
+            if anchor is not None:
+                old = anchor.arrays
+                ids = (old["article_ids"], art_ids), (old["cust_vocab"], cust_vocab)
+                tm.transfer(anchor.model, self.model, *ids)
             self.losses = tm.train(
                 self.model,
                 data,
-                epochs=cfg.epochs,
+                epochs=cfg.epochs if anchor is None else cfg.warm_epochs,
                 batch_size=cfg.batch_size,
                 lr=cfg.lr,
                 temperature=cfg.temperature,
@@ -208,6 +286,47 @@ class TwoTowerRetriever(Retriever, kind="twotower", config=TwoTowerConfig):
                 device=cfg.device,
             )
             self.index = self._build_index(history, art, days)
+
+    # -- warm start ------------------------------------------------------------------------------
+    def _anchor(self, history: History) -> TwoTowerRetriever | None:
+        """The cold fit at the anchor cutoff (on the history before it) that this fit starts
+        from; None when this fit is cold (an anchor cutoff, no anchors, nothing to learn)."""
+        cfg = self.config
+        if cfg.anchor_weeks <= 0:
+            return None
+        anchor = anchor_cutoff(history.cutoff, cfg.anchor_weeks)
+        if anchor >= history.cutoff:
+            return None
+        before = truncate(history, anchor)
+        start = pd.Timestamp(anchor - dt.timedelta(days=cfg.days))
+        if not (before.transactions[schema.T_DAT] >= start).any():
+            return None
+        return self._cold_fit(before)
+
+    def _cold_fit(self, history: History) -> TwoTowerRetriever:
+        """A cold fit on ``history`` (at an anchor cutoff), from ``cache_dir`` when it is there,
+        else fitted and kept there."""
+        from recsys.retrieval.fit_cache import DONE
+        from recsys.retrieval.registry import load_retriever
+
+        if not self.config.cache_dir:
+            return TwoTowerRetriever(**self._cold_params()).fit(history)
+        path = self._anchor_path(history)
+        if (path / DONE).exists():
+            os.utime(path)  # recently used: pruned last
+            return load_retriever(path / "model")  # type: ignore[return-value]
+        fitted = TwoTowerRetriever(**self._cold_params()).fit(history)
+        keep_model(fitted, path)
+        return fitted
+
+    def _cold_params(self) -> dict[str, Any]:
+        """The parameters of a cold fit: this config without the warm-start ones."""
+        params = self.config.to_params()
+        return {k: v for k, v in params.items() if k not in WARM_FIELDS} | {"anchor_weeks": 0}
+
+    def _anchor_path(self, history: History) -> Path:
+        """Where the cold fit on ``history`` is kept under ``cache_dir``."""
+        return Path(self.config.cache_dir) / "twotower" / anchor_key(history, self._cold_params())
 
     def _examples(
         self, history: History, cust: np.ndarray, days: np.ndarray, art: np.ndarray, n_art: int

@@ -183,3 +183,31 @@ def encode(fn, arrays: tuple[np.ndarray, ...], chunk: int = 16384) -> np.ndarray
             parts = [torch.as_tensor(a[start : start + chunk]) for a in arrays]
             out.append(fn(*parts).numpy())
     return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+
+
+def rows_map(old_ids: np.ndarray, new_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Embedding rows (1-based, 0 = OOV) of the ids in both sorted vocabularies: (old, new)."""
+    _, old_pos, new_pos = np.intersect1d(old_ids, new_ids, return_indices=True)
+    return old_pos.astype(np.int64) + 1, new_pos.astype(np.int64) + 1
+
+
+def transfer(
+    old: TwoTower,
+    new: TwoTower,
+    articles: tuple[np.ndarray, np.ndarray],
+    customers: tuple[np.ndarray, np.ndarray],
+) -> None:
+    """Copy ``old``'s weights into ``new``: the id tables row by row for the ids in both
+    vocabularies (``articles``/``customers`` = (old ids, new ids), sorted), every other parameter
+    whole (shapes must match). Rows of ids only ``new`` knows keep their initial values."""
+    by_id = {"article_id.weight": articles, "customer_id.weight": customers}
+    src = old.state_dict()
+    with torch.no_grad():
+        for name, param in new.named_parameters():
+            if name in by_id:
+                old_rows, new_rows = rows_map(*by_id[name])
+                param[torch.as_tensor(new_rows)] = src[name][torch.as_tensor(old_rows)]
+            elif src[name].shape == param.shape:
+                param.copy_(src[name])
+            else:
+                raise ValueError(f"{name}: shape {tuple(src[name].shape)} != {param.shape}")

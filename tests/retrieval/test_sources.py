@@ -55,12 +55,13 @@ def test_default_sources_are_valid() -> None:
         assert spec.build().params() == {"name": spec.name, **spec.config().to_params()}
 
 
-def test_with_home_gives_text_encoders_a_cache_dir(tmp_path: Path) -> None:
+def test_with_home_gives_caching_sources_a_cache_dir(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path, raw=None)
     specs = with_home(
         [*DEFAULT_SOURCES, SourceSpec("content", 5, "own", {"cache_dir": "x"})], settings
     )
     cached = {s.name: s.params.get("cache_dir") for s in specs if "cache_dir" in s.params}
-    assert cached == {"content": str(settings.paths.embeddings), "own": "x"}
+    home = str(settings.paths.embeddings)
+    assert cached == {"content": home, "twotower": home, "own": "x"}
     content = next(s for s in specs if s.name == "content")
     assert content.config() == ContentConfig(cache_dir=str(settings.paths.embeddings))
