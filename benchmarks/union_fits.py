@@ -9,6 +9,8 @@ what next week's ``hm retrain`` pays. On the validation week each source's and t
 
     HM_HOME=/tmp/med/home python benchmarks/union_fits.py out.json --mode within --skip twotower
     HM_HOME=/tmp/med/home python benchmarks/union_fits.py out.json --workers 2 --last 1
+    HM_HOME=/tmp/full/home python benchmarks/union_fits.py o.json --workers 2 \
+        --at 2020-08-26 2020-09-02
 """
 
 from __future__ import annotations
@@ -91,12 +93,12 @@ def run_plan(
     specs: list[SourceSpec],
     store: Path | None,
     workers: int = 1,
-    last: int = 0,
+    cutoffs: list[dt.date] | None = None,
 ) -> dict:
-    """Every cutoff of ``plan`` (the ``last`` ones, if > 0) fitted (or loaded); the validation
-    week's facts."""
+    """Every cutoff of ``plan`` (or just ``cutoffs``) fitted (or loaded), in order; the
+    validation week's facts."""
     out: dict = {"fits": []}
-    for cutoff in plan.all[-last:] if last > 0 else plan.all:
+    for cutoff in cutoffs or plan.all:
         history = load_history(lake, cutoff)
         wall, cpu = time.perf_counter(), time.process_time()
         union, times = (
@@ -119,6 +121,9 @@ def main() -> None:
     parser.add_argument("--skip", action="append", default=[], help="source names left out")
     parser.add_argument("--workers", type=int, default=1, help="processes fitting members")
     parser.add_argument("--last", type=int, default=0, help="only the plan's last N cutoffs")
+    parser.add_argument(
+        "--at", type=dt.date.fromisoformat, nargs="+", help="only these cutoffs, in this order"
+    )
     args = parser.parse_args()
     settings = Settings()
     lake = Lake(settings.paths.lake)
@@ -134,7 +139,7 @@ def main() -> None:
         "mode": args.mode,
         "sources": [s.name for s in specs],
         "workers": args.workers,
-        **run_plan(lake, plan, specs, store, args.workers, args.last),
+        **run_plan(lake, plan, specs, store, args.workers, args.at or plan.all[-args.last :]),
     }
     end = os.times()
     result["wall_s"] = round(time.perf_counter() - start, 1)

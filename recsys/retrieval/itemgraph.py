@@ -26,7 +26,8 @@ from recsys.retrieval.rowtop import row_top
 from recsys.retrieval.state import load_arrays, save_arrays
 
 PRODUCT_BUDGET = 8_000_000  # non-zeros of one chunk of H @ S (bounds memory when scoring)
-GRAM_BUDGET = 30_000_000  # non-zeros of one row block of X.T @ X before pruning
+GRAM_BUDGET = 3_000_000  # non-zeros of one row block of X.T @ X before pruning (at full H&M
+# scale item-CF peaks 5.2 GiB with 3M, 8.6 GiB with 30M; same matrix, a little faster)
 
 
 def item_codes(article_ids: np.ndarray, catalogue: np.ndarray) -> np.ndarray:

@@ -10,6 +10,7 @@ import pytest
 import scipy.sparse as sp
 
 from recsys import schema
+from recsys.retrieval import itemgraph
 from recsys.retrieval.cooccurrence import CooccurrenceRetriever
 from recsys.retrieval.history import History
 from recsys.retrieval.itemgraph import chunk_bounds, pruned_gram, top_per_row
@@ -97,3 +98,14 @@ def test_helpers_chunk_and_rank() -> None:
     rows, cols, vals = top_per_row(matrix, 2)
     assert rows.tolist() == [0, 0, 1, 2, 2]
     assert cols.tolist() == [1, 2, 0, 2, 3] and vals.tolist() == [2, 2, 1, 3, 0.5]
+
+
+def test_the_pruned_gram_is_the_same_whatever_its_row_blocks(monkeypatch) -> None:
+    rng = np.random.default_rng(3)
+    x = sp.random(300, 80, density=0.05, format="csr", random_state=rng, dtype=np.float64)
+    scale, weight = rng.random(80) + 0.5, rng.random(300) + 0.5
+    whole = pruned_gram(x, 7, scale, scale[::-1].copy(), weight)
+    monkeypatch.setattr(itemgraph, "GRAM_BUDGET", 5)  # many blocks of a few rows
+    blocks = pruned_gram(x, 7, scale, scale[::-1].copy(), weight)
+    assert (whole != blocks).nnz == 0 and whole.nnz > 0
+    np.testing.assert_array_equal(whole.indptr, blocks.indptr)
