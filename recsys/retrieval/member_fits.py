@@ -4,9 +4,10 @@ Members are independent, so a fit's result does not depend on where it ran. The 
 dealt into ``workers`` groups, heaviest first (:attr:`Retriever.fit_weight`), each to the
 lightest group so far. This process fits the group with the most members (of equal ones, the
 lightest); forked workers, sharing the history's pages copy-on-write, fit the others and save
-them to a temporary folder, from which they are loaded here. Every process runs single-threaded, so ``workers`` processes use ``workers``
-cores. At full H&M scale the two-tower alone outweighs all other members together: the union's
-fit then takes as long as the two-tower's instead of the sum of all of them.
+them to a temporary folder, from which they are loaded here. Every process runs single-threaded,
+so ``workers`` processes use ``workers`` cores. At full H&M scale the two-tower alone outweighs
+all other members together: the union's fit then takes as long as the two-tower's instead of the
+sum of all of them.
 """
 
 from __future__ import annotations
