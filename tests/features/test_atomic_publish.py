@@ -229,3 +229,16 @@ def test_readers_never_see_a_mix_while_materializations_switch(home: Settings, o
     assert all(a is not None and a == v for _, a, v in seen), "articles not the stamp's cutoff"
     assert {c for c, _, _ in seen} | {a for _, a, _ in seen} <= set(CUTOFFS)
     assert_serves(home, online, CUTOFFS[0], [reader])
+
+
+def test_a_slot_rewritten_keeps_nothing_of_its_older_cutoff(home: Settings, online: str):
+    """Null values are written as no row (SQLite) or no hash field (Redis): where the newer
+    cutoff is null, the slot that held the older one reads None, not the older value."""
+    from recsys.features.online import OnlineFeatures
+
+    names = [f.name for f in mat.expected_schema("customer")][2:]
+    old, new = (expected(snapshot_frame(home, "customer", c), SAMPLE_C, names) for c in CUTOFFS)
+    assert ((old != None) & (new == None)).any()  # noqa: E711 (element-wise)
+    for cutoff in (CUTOFFS[1], CUTOFFS[1]):  # Redis: the second run rewrites CUTOFFS[0]'s slot
+        mat.materialize(home, cutoff, online, REDIS, progress=False)
+    assert_serves(home, online, CUTOFFS[1], [OnlineFeatures(home, online, REDIS)])

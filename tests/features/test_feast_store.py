@@ -259,7 +259,8 @@ def sqlite_rows(path: Path) -> list[tuple]:
 
 
 def test_sqlite_rows_equal_feast_materialize(tmp_path: Path) -> None:
-    """The fast path writes exactly the rows `FeatureStore.materialize` writes."""
+    """The fast path writes exactly the rows `FeatureStore.materialize` writes, but for null
+    values (Feast's empty ``ValueProto``), which have no row."""
     homes = [Settings(home=tmp_path / name, raw=None) for name in ("feast", "fast")]
     for settings in homes:
         write_snapshot(settings, "customer", CUTOFFS[0], CUSTOMERS[:40], seed=0)
@@ -268,9 +269,32 @@ def test_sqlite_rows_equal_feast_materialize(tmp_path: Path) -> None:
     start = mat.cutoff_datetime(CUTOFFS[0])
     st.open_store(homes[0]).materialize(start, start + dt.timedelta(days=1))
     mat.materialize(homes[1], CUTOFFS[0], progress=False)
-    rows = [sqlite_rows(h.paths.feast / "online_store.db") for h in homes]
-    assert len(rows[0]) == (40 * 92 + 30 * 53)
-    assert rows[0] == rows[1]
+    feast, fast = (sqlite_rows(h.paths.feast / "online_store.db") for h in homes)
+    assert len(feast) == (40 * 92 + 30 * 53)
+    nulls = [row for row in feast if row[3] == b""]
+    assert len(nulls) > 0.1 * len(feast)  # the snapshots' nulls and NaNs
+    assert fast == [row for row in feast if row[3] != b""]
+
+
+@pytest.mark.parametrize("online", ["sqlite"], indirect=True)
+def test_sqlite_lookups_use_the_primary_key(feast_home: Settings) -> None:
+    """Feast's ``<table>_ek`` index is an empty placeholder that `feast apply` keeps; Feast's
+    read by entity key searches the primary key's index."""
+    st.apply(feast_home)  # Feast's update on the live database: CREATE INDEX IF NOT EXISTS
+    path = feast_home.paths.feast / "online_store.db"
+    with sqlite3.connect(path) as conn:
+        for view in (v for views in st.VIEWS.values() for v in views):
+            (table,) = conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE ?",
+                (f"%{view}",),
+            ).fetchone()
+            (sql,) = conn.execute(
+                "SELECT sql FROM sqlite_master WHERE name = ?", (f"{table}_ek",)
+            ).fetchone()
+            assert sql.endswith("WHERE 0"), sql
+            query = f'SELECT * FROM "{table}" WHERE entity_key IN (?, ?) ORDER BY entity_key'
+            plan = " ".join(r[-1] for r in conn.execute(f"EXPLAIN QUERY PLAN {query}", (1, 2)))
+            assert f"SEARCH {table} USING INDEX sqlite_autoindex_{table}_1" in plan, plan
 
 
 def test_feast_cli_from_feature_repo(tmp_path: Path) -> None:
