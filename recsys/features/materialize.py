@@ -2,7 +2,8 @@
 
 Writes go through Feast's own online-store tables / hashes, with a vectorised serialisation of
 the very ValueProto bytes Feast writes (``_convert_arrow_to_proto`` + ``online_write_batch``
-spend ~1 µs per value in Python; the H&M scale has ~130M values per cutoff). Snapshots are
+spend ~1 µs per value in Python; the H&M scale has ~130M values per cutoff), less the null
+values, which Feast's readers return as None with or without a row or field. Snapshots are
 validated completely before anything is written.
 
 Publishing is atomic: both views switch to the new cutoff together, or not at all, and the
@@ -274,6 +275,19 @@ def _drop_indexes(conn: sqlite3.Connection) -> None:
         conn.execute(f'DROP INDEX main."{name}"')
 
 
+def _clustered(conn: sqlite3.Connection, tables: list[str]) -> None:
+    """Each (empty) table recreated as ``WITHOUT ROWID``: its rows stored in the B-tree of its
+    primary key (entity_key, feature_name), instead of a rowid table plus a copy of every key
+    in the primary key's index."""
+    for table in tables:
+        (sql,) = conn.execute(
+            "SELECT sql FROM main.sqlite_master WHERE type = 'table' AND name = ?", (table,)
+        ).fetchone()
+        if not sql.rstrip().upper().endswith("WITHOUT ROWID"):
+            conn.execute(f'DROP TABLE main."{table}"')
+            conn.execute(f"{sql} WITHOUT ROWID")
+
+
 def _placeholder_indexes(conn: sqlite3.Connection, tables: list[str]) -> None:
     """Feast's ``<table>_ek`` index of each table, created empty (a partial index ``WHERE 0``).
 
@@ -309,8 +323,9 @@ def _publish_sqlite(
     """Build the new online database beside the live one, then rename it over the live path.
 
     The database holds the four views (Feast's tables and rows, inserted in primary-key order
-    into empty tables) and the stamp (:data:`STAMP_TABLE`, with the article ids): a reader sees
-    the old file or the new one, never a mix, and the stamp inside always names the data.
+    into empty tables stored ``WITHOUT ROWID``, with an empty ``_ek`` index) and the stamp
+    (:data:`STAMP_TABLE`, with the article ids): a reader sees the old file or the new one,
+    never a mix, and the stamp inside always names the data.
     Leftovers of a killed run (``<live>.next*``) are removed first.
     """
     from feast.infra.online_stores.sqlite import _table_id
@@ -351,6 +366,7 @@ def _publish_sqlite(
         tables_now = {name for kind, name, _ in ddl if kind == "table"}
         _feast_ddl(conn, store, [v for name, v in ours.items() if name not in tables_now])
         _drop_indexes(conn)  # Feast's, of tables new here: they are all built after the rows
+        _clustered(conn, list(ours))
         for kind, names in VIEWS.items():
             start = time.perf_counter()
             for name in names:

@@ -276,25 +276,57 @@ def test_sqlite_rows_equal_feast_materialize(tmp_path: Path) -> None:
     assert fast == [row for row in feast if row[3] != b""]
 
 
-@pytest.mark.parametrize("online", ["sqlite"], indirect=True)
-def test_sqlite_lookups_use_the_primary_key(feast_home: Settings) -> None:
-    """Feast's ``<table>_ek`` index is an empty placeholder that `feast apply` keeps; Feast's
-    read by entity key searches the primary key's index."""
-    st.apply(feast_home)  # Feast's update on the live database: CREATE INDEX IF NOT EXISTS
-    path = feast_home.paths.feast / "online_store.db"
+def assert_clustered(path: Path) -> None:
+    """Feast's tables in ``path`` are ``WITHOUT ROWID``, their ``<table>_ek`` index an empty
+    placeholder, and Feast's read by entity key searches the primary key."""
     with sqlite3.connect(path) as conn:
         for view in (v for views in st.VIEWS.values() for v in views):
-            (table,) = conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE ?",
+            (table, sql) = conn.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name LIKE ?",
                 (f"%{view}",),
             ).fetchone()
-            (sql,) = conn.execute(
+            assert sql.endswith("WITHOUT ROWID"), sql
+            (index,) = conn.execute(
                 "SELECT sql FROM sqlite_master WHERE name = ?", (f"{table}_ek",)
             ).fetchone()
-            assert sql.endswith("WHERE 0"), sql
+            assert index.endswith("WHERE 0"), index
             query = f'SELECT * FROM "{table}" WHERE entity_key IN (?, ?) ORDER BY entity_key'
             plan = " ".join(r[-1] for r in conn.execute(f"EXPLAIN QUERY PLAN {query}", (1, 2)))
-            assert f"SEARCH {table} USING INDEX sqlite_autoindex_{table}_1" in plan, plan
+            assert f"SEARCH {table} USING PRIMARY KEY (entity_key=?)" in plan, plan
+
+
+@pytest.mark.parametrize("online", ["sqlite"], indirect=True)
+def test_sqlite_tables_are_clustered_on_the_primary_key(feast_home: Settings) -> None:
+    """The layout (:func:`assert_clustered`) is kept by `feast apply`, and Feast's own upserting
+    `materialize` still writes into it."""
+    st.apply(feast_home)  # Feast's update on the live database: CREATE ... IF NOT EXISTS
+    assert_clustered(feast_home.paths.feast / "online_store.db")
+    cid, aids = int(CUSTOMERS[3]), [int(a) for a in ARTICLES[:5]]
+    before = sdk_rows(feast_home, "sqlite", cid, aids)
+    start = mat.cutoff_datetime(CUTOFFS[0])
+    st.open_store(feast_home).materialize(start, start + dt.timedelta(days=1))
+    after = sdk_rows(feast_home, "sqlite", cid, aids)
+    assert after.keys() == before.keys()
+    for name, values in before.items():
+        assert all(same(a, b) for a, b in zip(after[name], values, strict=True)), name
+
+
+def test_a_database_feast_wrote_is_replaced_clustered(tmp_path: Path) -> None:
+    """Over a live database of Feast's own layout (rowid tables, full ``_ek`` indexes), a
+    materialization writes the clustered layout, and the SDK reads the new cutoff."""
+    settings = Settings(home=tmp_path / "home", raw=None)
+    for k, cutoff in enumerate(CUTOFFS):
+        write_snapshot(settings, "customer", cutoff, CUSTOMERS[:30], seed=k)
+        write_snapshot(settings, "article", cutoff, ARTICLES[:20], seed=10 + k)
+    st.apply(settings)
+    start = mat.cutoff_datetime(CUTOFFS[0])
+    st.open_store(settings).materialize(start, start + dt.timedelta(days=1))
+    mat.materialize(settings, CUTOFFS[1], progress=False)
+    assert_clustered(settings.paths.feast / "online_store.db")
+    customers = snapshot_frame(settings, "customer", CUTOFFS[1])
+    got = sdk_rows(settings, "sqlite", int(CUSTOMERS[2]), [int(ARTICLES[4])])
+    for name in customers.columns.drop("event_timestamp"):
+        assert same(got[name][0], customers.at[int(CUSTOMERS[2]), name]), name
 
 
 def test_feast_cli_from_feature_repo(tmp_path: Path) -> None:
