@@ -4,8 +4,10 @@
 ``article_id`` int32), ``event_timestamp`` (the cutoff at 00:00 UTC) and exactly the columns of
 :mod:`recsys.features.spec`, in spec order, with the spec's dtypes; one row per customer
 (cold-start ones included) or per article of the live lake version. Only transactions strictly
-before the cutoff are read. Files are written atomically and carry the lake version they were
-built from in their Parquet key-value metadata, so re-runs skip snapshots that are up to date.
+before the cutoff are read. Files are written atomically and carry, in their Parquet key-value
+metadata, the lake version they were built from and the digest of what they read
+(:func:`recsys.data.digest.lake_digest` up to the day before the cutoff): re-runs, and runs
+after a new week arrived, skip every snapshot whose digest is unchanged.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from recsys import schema
-from recsys.data.lake import MANIFEST, Lake
+from recsys.data.digest import lake_digest
+from recsys.data.fingerprint import HashCache
+from recsys.data.lake import Lake
 from recsys.features.article import article_snapshot_sql
 from recsys.features.article import prepare as prepare_articles
 from recsys.features.customer import customer_snapshot_sql
@@ -35,6 +39,7 @@ from recsys.features.sql import connect, quote
 
 ENTITIES = ("customer", "article")
 LAKE_VERSION_KEY = "hm.lake_version"
+DIGEST_KEY = "hm.read_digest"  # lake_digest of the transactions before the cutoff and tables
 CUTOFF_KEY = "hm.cutoff"
 TIMESTAMP_TYPE = pa.timestamp("us", tz="UTC")
 _SQL: dict[str, Callable[[dt.date, str], str]] = {
@@ -140,15 +145,20 @@ def _session(features_dir: Path) -> Iterator:
 
 
 def _build_entities(
-    con, lake: Lake, cutoff: dt.date, features_dir: Path, entities: list[str]
+    con, lake: Lake, cutoff: dt.date, features_dir: Path, entities: list[str], digest: str
 ) -> list[SnapshotInfo]:
-    """Write the snapshots of ``entities`` for ``cutoff`` from the loaded base tables."""
+    """Write the snapshots of ``entities`` for ``cutoff`` from the loaded base tables
+    (``digest``: :func:`read_digest` of the cutoff, kept in the files' metadata)."""
     start = time.perf_counter()
     use_cutoff(con, cutoff)
     prepare_articles(con, cutoff)
     if "customer" in entities:
         prepare_customers(con, cutoff)
-    meta = {LAKE_VERSION_KEY: lake.current_version() or "", CUTOFF_KEY: cutoff.isoformat()}
+    meta = {
+        LAKE_VERSION_KEY: lake.current_version() or "",
+        CUTOFF_KEY: cutoff.isoformat(),
+        DIGEST_KEY: digest,
+    }
     infos = []
     for entity in entities:
         path = snapshot_path(features_dir, entity, cutoff)
@@ -173,7 +183,8 @@ def build_snapshot(
         start = time.perf_counter()
         load_base_tables(con, lake, cutoff)
         base = time.perf_counter() - start
-        infos = _build_entities(con, lake, cutoff, features_dir, entities)
+        digest = read_digest(lake, cutoff)
+        infos = _build_entities(con, lake, cutoff, features_dir, entities, digest)
     if infos:
         infos[0].seconds += base
     return infos
@@ -198,12 +209,16 @@ def snapshot_version(features_dir: Path, cutoff: dt.date) -> str:
     return f"{cutoff.isoformat()}@{'+'.join(sorted(set(versions)))}"
 
 
-def is_up_to_date(lake: Lake, path: Path) -> bool:
-    """True if ``path`` exists, was built from the live lake version and is newer than it."""
+def read_digest(lake: Lake, cutoff: dt.date, hashes: HashCache | None = None) -> str:
+    """The digest of what ``cutoff``'s snapshots read: the live articles and customers and the
+    transaction weeks ending before the cutoff."""
+    return lake_digest(lake, cutoff - dt.timedelta(days=1), hashes)
+
+
+def is_up_to_date(path: Path, digest: str) -> bool:
+    """True if ``path`` exists and was built from data of :func:`read_digest` ``digest``."""
     meta = _file_metadata(path)
-    if meta is None or meta.get(LAKE_VERSION_KEY) != lake.current_version():
-        return False
-    return path.stat().st_mtime >= (lake.current_dir() / MANIFEST).stat().st_mtime
+    return meta is not None and meta.get(DIGEST_KEY) == digest
 
 
 def _skipped(path: Path, entity: str, cutoff: dt.date) -> SnapshotInfo:
@@ -213,14 +228,19 @@ def _skipped(path: Path, entity: str, cutoff: dt.date) -> SnapshotInfo:
 
 
 def _stale(
-    lake: Lake, cutoffs: list[dt.date], features_dir: Path, entities: list[str], force: bool
+    lake: Lake,
+    cutoffs: list[dt.date],
+    features_dir: Path,
+    entities: list[str],
+    force: bool,
+    digests: dict[dt.date, str],
 ) -> dict[dt.date, list[str]]:
     """Per cutoff, the entities whose snapshot must be (re)built."""
     return {
         c: [
             e
             for e in entities
-            if force or not is_up_to_date(lake, snapshot_path(features_dir, e, c))
+            if force or not is_up_to_date(snapshot_path(features_dir, e, c), digests[c])
         ]
         for c in cutoffs
     }
@@ -243,7 +263,9 @@ def build_snapshots(
     from tqdm.auto import tqdm
 
     entities = list(entities)
-    stale = _stale(lake, cutoffs, features_dir, entities, force)
+    hashes = HashCache(None)  # each lake file hashed once for all the cutoffs
+    digests = {c: read_digest(lake, c, hashes) for c in cutoffs}
+    stale = _stale(lake, cutoffs, features_dir, entities, force, digests)
     todo = [c for c in cutoffs if stale[c]]
     infos: list[SnapshotInfo] = []
     with ExitStack() as stack:
@@ -254,7 +276,7 @@ def build_snapshots(
             base = time.perf_counter() - start
         for cutoff in tqdm(cutoffs, desc="feature snapshots", unit="cutoff", disable=not progress):
             built = (
-                _build_entities(con, lake, cutoff, features_dir, stale[cutoff])
+                _build_entities(con, lake, cutoff, features_dir, stale[cutoff], digests[cutoff])
                 if stale[cutoff]
                 else []
             )

@@ -1,14 +1,26 @@
-"""build_snapshots: idempotent re-runs skip up-to-date files; ``force`` and stale files rebuild."""
+"""build_snapshots: idempotent re-runs skip up-to-date files; ``force`` and stale files rebuild;
+a week arriving rebuilds only the snapshots that read it."""
 
 from __future__ import annotations
 
-import os
+import datetime as dt
 from pathlib import Path
 
+import pyarrow.parquet as pq
+
+from recsys import schema
+from recsys.data.ingest import ingest
 from recsys.data.lake import Lake
 from recsys.features.cutoffs import default_cutoffs
-from recsys.features.snapshots import build_snapshots, built_cutoffs, latest_cutoff
+from recsys.features.snapshots import (
+    DIGEST_KEY,
+    build_snapshots,
+    built_cutoffs,
+    latest_cutoff,
+)
 from recsys.settings import Settings
+from tests.conftest import make_settings
+from tests.data.test_arrival import LAST_WEEK, before, drop_week_file, from_day, raw_folder, split
 
 
 def _mtimes(paths: list[Path]) -> list[int]:
@@ -36,8 +48,9 @@ def test_rerun_skips_then_force_and_stale_rebuild(settings: Settings) -> None:
     forced = build_snapshots(lake, cutoffs[:1], features, progress=False, force=True)
     assert not any(i.skipped for i in forced)
 
-    old = (lake.current_dir() / "manifest.json").stat().st_mtime - 60
-    os.utime(paths[-1], (old, old))  # older than the lake version: stale
+    table = pq.read_table(paths[-1])  # built from other data: stale
+    meta = {**table.schema.metadata, DIGEST_KEY.encode(): b"other"}
+    pq.write_table(table.replace_schema_metadata(meta), paths[-1])
     partial = build_snapshots(lake, cutoffs, features, progress=False)
     assert [i.skipped for i in partial] == [True, True, True, False]
     assert not any(p.name.endswith(".tmp") for p in features.rglob("*"))
@@ -45,3 +58,26 @@ def test_rerun_skips_then_force_and_stale_rebuild(settings: Settings) -> None:
     paths[-1].unlink()  # the newest cutoff lacks its article snapshot now
     assert latest_cutoff(features) == cutoffs[0]
     assert latest_cutoff(features / "nowhere") is None
+
+
+def test_a_week_arriving_rebuilds_only_the_snapshots_that_read_it(
+    tmp_path: Path, tiny_world: Path
+) -> None:
+    """Cutoffs before the new week keep their files (what they read is unchanged); the cutoff
+    that follows it is built from it."""
+    header, rows = split(tiny_world / schema.TRANSACTIONS_FILE)
+    first = "2020-09-16"  # the last week's first day
+    raw = raw_folder(tmp_path / "raw", tiny_world, before(rows, first))
+    settings = make_settings(tmp_path / "home")
+    ingest(raw, settings, progress=False)
+    lake, features = Lake(settings.paths.lake), settings.paths.features
+    cutoffs = [dt.date(2020, 9, 9), dt.date.fromisoformat(first)]
+    built = build_snapshots(lake, cutoffs, features, progress=False)
+    stamps = _mtimes([i.path for i in built])
+
+    drop_week_file(raw, LAST_WEEK, from_day(rows, first), header)
+    ingest(raw, settings, progress=False)
+    cutoffs.append(dt.date.fromisoformat(first) + dt.timedelta(days=7))
+    after = build_snapshots(lake, cutoffs, features, progress=False)
+    assert [i.skipped for i in after] == [True, True, True, True, False, False]
+    assert _mtimes([i.path for i in after[:4]]) == stamps
