@@ -1,9 +1,10 @@
 """Fitted unions kept on disk, keyed on what the fit read.
 
 A union fitted at cutoff C depends only on the history it was given (transactions before C, the
-catalogue, the customers), its sources and the code. The key hashes exactly those, so next week's
-run, whose lake version differs only by rows dated on or after C, reuses the union instead of
-refitting it; any change to those rows, the tables, the sources or the code is a new key.
+catalogue, the customers), its sources and the code it runs (:mod:`recsys.retrieval.code_digest`).
+The key hashes exactly those, so next week's run, whose lake version differs only by rows dated
+on or after C, reuses the union instead of refitting it; any change to those rows, the tables,
+the sources or that code is a new key.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ import os
 import shutil
 import uuid
 from collections.abc import Sequence
-from functools import cache
 from pathlib import Path
 
 import pandas as pd
 
+from recsys.retrieval.code_digest import code_fingerprint
 from recsys.retrieval.evaluate import fit_union
 from recsys.retrieval.history import History
 from recsys.retrieval.sources import SourceSpec
@@ -48,17 +49,6 @@ def _history_digest(history: History) -> str:
     digest = hashlib.sha256(history.cutoff.isoformat().encode())
     for frame in (history.transactions, history.articles, history.customers):
         digest.update(frame_digest(frame))
-    return digest.hexdigest()
-
-
-@cache
-def code_fingerprint() -> str:
-    """A hash of the ``recsys`` package's Python sources (a code change refits)."""
-    root = Path(__file__).resolve().parents[1]
-    digest = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        digest.update(str(path.relative_to(root)).encode())
-        digest.update(path.read_bytes())
     return digest.hexdigest()
 
 

@@ -166,7 +166,8 @@ def truncate(history: History, cutoff: dt.date) -> History:
 
 def anchor_key(history: History, params: dict[str, Any]) -> str:
     """Cache key of a cold fit: the code, the history's content and the cold-fit parameters."""
-    from recsys.retrieval.fit_cache import code_fingerprint, history_fingerprint
+    from recsys.retrieval.code_digest import code_fingerprint
+    from recsys.retrieval.fit_cache import history_fingerprint
 
     parts = [code_fingerprint(), history_fingerprint(history), params]
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:24]
