@@ -4,6 +4,12 @@ A stage's peak is that of the whole process tree (this process plus the workers 
 the sum of proportional set sizes (pages the workers share copy-on-write count once), sampled
 every :data:`SAMPLE_S` seconds, and never below this process's own high-water mark when that
 rose during the stage (the kernel's exact figure, which catches spikes between samples).
+
+Reading a PSS walks the process's page tables in the kernel, under its memory-map lock: ~0.3 s
+for one 15 GiB process, so at full H&M scale a sample of the parent and two forked workers
+took ~1 s, and sampling every 0.25 s kept most of a core busy and stalled the workers' page
+faults. The sampler therefore waits :data:`DUTY` times as long as its last sample took (at
+least :data:`SAMPLE_S`): it spends at most ~1/(1 + DUTY) of one core.
 """
 
 from __future__ import annotations
@@ -14,7 +20,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-SAMPLE_S = 0.25  # seconds between two samples of the process tree's memory
+SAMPLE_S = 0.25  # seconds between two samples of the process tree's memory, at least
+DUTY = 20  # ... and at least this many times what the last sample took
 GIB = 2**30
 
 
@@ -63,8 +70,10 @@ class TreePeak:
 
     def _sample(self) -> None:
         while True:
+            start = time.perf_counter()
             self.peak = max(self.peak, tree_rss(self.pid))
-            if self._stop.wait(self.interval):
+            took = time.perf_counter() - start
+            if self._stop.wait(max(self.interval, DUTY * took)):
                 return
 
     def __enter__(self) -> TreePeak:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 import time
@@ -20,3 +21,24 @@ def test_stage_peak_includes_worker_processes() -> None:
     assert done.returncode == 0
     assert clock.peaks["worker"] >= clock.peaks["quiet"] + 0.3  # the child's 400 MiB
     assert set(clock.laps) == {"quiet", "worker"}
+
+
+def test_the_sampler_backs_off_when_a_sample_is_slow(monkeypatch) -> None:
+    """A sample that takes 50 ms (a large process tree) is followed by a wait of 20 times that:
+    in 1.6 s the sampler reads the tree a few times, not once every 50 ms."""
+    from flows import clock
+
+    calls: list[float] = []
+
+    def slow(pid: int | None = None) -> int:
+        calls.append(time.perf_counter())
+        time.sleep(0.05)
+        return 1
+
+    monkeypatch.setattr(clock, "tree_rss", slow)
+    with clock.TreePeak(interval=0.0) as tree:
+        time.sleep(1.6)
+    assert tree.peak == 1
+    assert 3 <= len(calls) <= 4  # the sampler's, ~1 s apart, and the last one at the close
+    sampled = calls[:-1]
+    assert min(b - a for a, b in itertools.pairwise(sampled)) >= 0.9
