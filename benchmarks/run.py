@@ -428,7 +428,7 @@ def render_cost_curve() -> str:
     ]
     head = "| stage | " + " | ".join(f"{s} s / GiB" for s in scales) + " | growth exponent |"
     rows = [head, "|---|" + "---:|" * (len(scales) + 1)]
-    steps = [step for step in points[scales[-1]]["cost"]]
+    steps = list(dict.fromkeys(step for s in scales for step in points[s]["cost"]))
     for step in steps:
         cells = [
             f"{c[0]:,.0f} / {c[1]:.1f}" if (c := points[s]["cost"].get(step)) else ""
