@@ -228,7 +228,6 @@ def _skipped(path: Path, entity: str, cutoff: dt.date) -> SnapshotInfo:
 
 
 def _stale(
-    lake: Lake,
     cutoffs: list[dt.date],
     features_dir: Path,
     entities: list[str],
@@ -265,7 +264,7 @@ def build_snapshots(
     entities = list(entities)
     hashes = HashCache(None)  # each lake file hashed once for all the cutoffs
     digests = {c: read_digest(lake, c, hashes) for c in cutoffs}
-    stale = _stale(lake, cutoffs, features_dir, entities, force, digests)
+    stale = _stale(cutoffs, features_dir, entities, force, digests)
     todo = [c for c in cutoffs if stale[c]]
     infos: list[SnapshotInfo] = []
     with ExitStack() as stack:
