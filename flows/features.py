@@ -13,11 +13,13 @@ from recsys.settings import Settings
 @task(name="build snapshots")
 def build_snapshots_task(settings: Settings, cutoffs: list[dt.date], progress: bool) -> dict:
     """Customer and article snapshots of ``cutoffs`` (files up to date are kept, not rebuilt)."""
+    from recsys.data.fingerprint import HashCache
     from recsys.data.lake import Lake
     from recsys.features.snapshots import build_snapshots
 
-    lake = Lake(settings.paths.lake)
-    infos = build_snapshots(lake, cutoffs, settings.paths.features, progress)
+    lake, hashes = Lake(settings.paths.lake), HashCache(settings.paths.file_hashes)
+    infos = build_snapshots(lake, cutoffs, settings.paths.features, progress, hashes=hashes)
+    hashes.save()
     built = [i for i in infos if not i.skipped]
     return {"built": len(built), "kept": len(infos) - len(built)}
 

@@ -14,14 +14,17 @@ from recsys.settings import Settings
 
 def run_build(settings: Settings, weeks: int, force: bool, progress: bool) -> None:
     """Compute the snapshots of the last ``weeks`` cutoffs (skips those already up to date)."""
+    from recsys.data.fingerprint import HashCache
     from recsys.data.lake import Lake
     from recsys.features.cutoffs import default_cutoffs
     from recsys.features.snapshots import build_snapshots
 
-    lake = Lake(settings.paths.lake)
+    lake, hashes = Lake(settings.paths.lake), HashCache(settings.paths.file_hashes)
     with friendly_errors(), writing(settings):
         cutoffs = default_cutoffs(lake, weeks)
-        infos = build_snapshots(lake, cutoffs, settings.paths.features, progress, force)
+        features = settings.paths.features
+        infos = build_snapshots(lake, cutoffs, features, progress, force, hashes=hashes)
+        hashes.save()
     table = Table()
     for column in ("cutoff", "entity", "rows", "seconds", "file"):
         table.add_column(column, justify="right" if column in ("rows", "seconds") else "left")

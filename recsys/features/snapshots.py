@@ -252,17 +252,20 @@ def build_snapshots(
     progress: bool = True,
     force: bool = False,
     entities: Iterable[str] = ENTITIES,
+    hashes: HashCache | None = None,
 ) -> list[SnapshotInfo]:
     """Build the snapshots of every cutoff, skipping files already up to date (unless ``force``).
 
     The transactions are read and sorted once, up to the newest cutoff to build, and every
     cutoff's snapshots are aggregates of that shared base (timed with the first file built).
+    ``hashes``: the stat cache the lake's files are hashed through (the home's keeps their hashes
+    across runs; default: one for this call, each file hashed once for all the cutoffs).
     Returns one info per cutoff and entity, oldest cutoff first (``skipped`` ones included).
     """
     from tqdm.auto import tqdm
 
     entities = list(entities)
-    hashes = HashCache(None)  # each lake file hashed once for all the cutoffs
+    hashes = hashes or HashCache(None)
     digests = {c: read_digest(lake, c, hashes) for c in cutoffs}
     stale = _stale(cutoffs, features_dir, entities, force, digests)
     todo = [c for c in cutoffs if stale[c]]

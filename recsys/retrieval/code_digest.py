@@ -20,23 +20,25 @@ START = "retrieval"  # the subpackage whose fits are keyed
 def module_file(root: Path, module: str) -> Path | None:
     """The source of ``module`` (``recsys.a.b``) under the package ``root``, if it is one."""
     parts = module.split(".")[1:]
+    if not parts:
+        return root / "__init__.py"
     for path in (root.joinpath(*parts).with_suffix(".py"), root.joinpath(*parts, "__init__.py")):
-        if parts and path.is_file():
+        if path.is_file():
             return path
-    return root / "__init__.py" if not parts else None
+    return None
 
 
 def imported(root: Path, path: Path) -> set[str]:
     """The ``recsys`` module names ``path`` imports (and ``from m import x``'s ``m.x``)."""
-    package = ".".join((root.name, *path.relative_to(root).parent.parts))
+    package = [root.name, *path.relative_to(root).parent.parts]
     names: set[str] = set()
     for node in ast.walk(ast.parse(path.read_bytes())):
         if isinstance(node, ast.Import):
             names |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
-            if node.level:
-                up = package.split(".")[: len(package.split(".")) - node.level + 1]
+            if node.level:  # relative: from the package, ``level - 1`` packages up
+                up = package[: len(package) - node.level + 1]
                 base = ".".join([*up, base] if base else up)
             names |= {base} | {f"{base}.{alias.name}" for alias in node.names}
     return {n for n in names if n.split(".")[0] == root.name}
