@@ -1,12 +1,14 @@
 """Every customer's context-free list of one serving state, ranked in bulk when it is published.
 
 The weekly loop calls :func:`rank_ahead` after materializing the features and writing the
-candidates of the model it is about to make champion: customer rows are read from the online
-store in bulk and scored one booster call per :data:`CHUNK` customers; the per-customer
-selection and the rules are those of the request path (:mod:`serving.scoring`), so the lists are
-the same (a test compares every customer). Customers without candidates get their age bucket's
-list, computed once per bucket. The request path never imports this module: servers only load
-what it wrote (:mod:`serving.answers`).
+candidates of the model it is about to make champion. When the batch that wrote those candidates
+scored them over the very snapshots now online (the store's ``features`` is the online stamp),
+its scores are the request path's (same rows, same booster) and are used as they are; otherwise
+customer rows are read from the online store in bulk and scored one booster call per
+:data:`CHUNK` customers. The per-customer selection and the rules are those of the request path
+(:mod:`serving.scoring`), so the lists are the same (a test compares every customer, both
+ways). Customers without candidates get their age bucket's list, computed once per bucket. The
+request path never imports this module: servers only load what it wrote (:mod:`serving.answers`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import numpy as np
 
 from recsys import swap
 from recsys.features.online import OnlineFeatures
+from recsys.ranking.candidate_store import FEATURES, RANKER, CandidateStore
 from recsys.ranking.coldstart import popularity_member
 from recsys.retrieval.popularity import PopularityRetriever, lookup_segment
 from recsys.schema import FALLBACK, K
@@ -96,7 +99,8 @@ def precompute(
     ids, codes, cold = _segments(state)
     rules = _Rules.of(state, cold)
     bar = tqdm(total=n, desc="ranking customers ahead", unit="cust", disable=not progress)
-    for lo, hi, rows in _customer_rows(state, features):
+    chunks = _scored_chunks(store) if scored_by_batch(state) else _customer_rows(state, features)
+    for lo, hi, rows in chunks:
         segments = lookup_segment(ids, codes, np.asarray(store.customers[lo:hi], np.int64))
         lists = rules.apply(_ranked_chunk(state, rows, lo, hi, threads), segments)
         for name in ("articles", "scores", "sources", "lengths"):
@@ -160,6 +164,23 @@ class _Rules:
         return lists
 
 
+def scored_by_batch(state: ServingState) -> bool:
+    """Whether ``state``'s candidate store holds its ranker's scores over the features online
+    now (the batch ranked with this ranker on the snapshots that were materialized)."""
+    store = state.model.candidates
+    if store.scores is None or state.articles.version is None:
+        return False
+    same_ranker = store.meta.get(RANKER) == state.model.package.ranker.digest()
+    return same_ranker and store.meta.get(FEATURES) == state.articles.version
+
+
+def _scored_chunks(store: CandidateStore) -> Iterator[tuple[int, int, None]]:
+    """(lo, hi, None) per :data:`CHUNK` store customers: no rows to read, the scores are kept."""
+    n = len(store.customers)
+    for lo in range(0, n, CHUNK):
+        yield lo, min(lo + CHUNK, n), None
+
+
 def _customer_rows(
     state: ServingState, features: OnlineFeatures
 ) -> Iterator[tuple[int, int, np.ndarray]]:
@@ -181,16 +202,22 @@ def _customer_rows(
             yield lo, hi, rows
 
 
-def _ranked_chunk(state: ServingState, rows: np.ndarray, lo: int, hi: int, threads: int) -> Lists:
-    """The top :data:`K` candidates on sale of store customers ``lo:hi`` (ranker ``rows``; ties:
-    lower article id), scored in one booster call."""
+def _ranked_chunk(
+    state: ServingState, rows: np.ndarray | None, lo: int, hi: int, threads: int
+) -> Lists:
+    """The top :data:`K` candidates on sale of store customers ``lo:hi`` (ties: lower article
+    id), scored in one booster call over their ranker ``rows`` (None: the store's scores)."""
     store = state.model.candidates
     counts = np.diff(store.offsets[lo : hi + 1])
     r0, r1 = int(store.offsets[lo]), int(store.offsets[hi])
     if r1 == r0:
         return Lists.empty(hi - lo, K)
     articles, block = np.asarray(store.articles[r0:r1]), np.asarray(store.values[r0:r1])
-    scores = score_rows(state, articles, block, np.repeat(rows, counts, axis=0), threads)
+    if rows is None:
+        assert store.scores is not None
+        scores = np.asarray(store.scores[r0:r1])
+    else:
+        scores = score_rows(state, articles, block, np.repeat(rows, counts, axis=0), threads)
     table = state.articles
     at, known = table.rows(articles.astype(np.int64))
     sources = block[:, store.columns.index("best_source")].astype(np.int16)

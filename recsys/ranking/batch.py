@@ -27,6 +27,13 @@ import pandas as pd
 from recsys import schema
 from recsys.data.lake import Lake
 from recsys.forked import ordered_map
+from recsys.ranking.candidate_store import (
+    FEATURES,
+    RANKER,
+    RANKER_SCORE,
+    CandidateStoreWriter,
+    package_store,
+)
 from recsys.ranking.coldstart import COLUMNS, dormant_recommendations
 from recsys.ranking.dataset import candidates
 from recsys.ranking.features import SnapshotFeatures, StoreBlock
@@ -69,15 +76,16 @@ def rank_customers(
 
     Union candidates, interaction features from ``history`` (``tables``: its prepared tables),
     store features from ``features``, ranker scores, then a top-up from the best sellers for
-    short lists. ``sink`` receives the candidate rows before the store features are added (the
-    online server's candidates).
+    short lists. ``sink`` receives the candidate rows without the store features, with the
+    ranker's scores (the online server's candidates; see the candidate store).
     """
     customers = np.unique(np.asarray(customers, np.int64))
     rows = candidates(history, package.union, customers, candidates_k, tables)
-    if sink is not None:
-        sink(rows)
     frame, blocks = with_features(rows, features, package.ranker)
-    ranked = top_by_score(frame, package.ranker.score(frame, blocks), k)
+    scores = package.ranker.score(frame, blocks)
+    if sink is not None:  # the rows as retrieved (``frame`` may hold more columns), scored
+        sink(frame[list(rows.columns)].assign(**{RANKER_SCORE: scores}))
+    ranked = top_by_score(frame, scores, k)
     out = fill_with(ranked, package.popular, customers, k)
     wanted = pair_keys(customers, out)
     at = pd.Index(pair_keys(customers, frame)).get_indexer(wanted)  # -1: not a candidate
@@ -184,7 +192,7 @@ def recommend_everyone(
 
     The ranked customers' candidate rows are written to their :func:`package_store` on the way.
     """
-    from recsys.ranking.candidate_store import CandidateStoreWriter, package_store
+    from recsys.features.snapshots import snapshot_version
     from recsys.retrieval.history import load_history
 
     ids = lake.read(schema.CUSTOMERS, [schema.CUSTOMER_ID]).column(schema.CUSTOMER_ID)
@@ -196,5 +204,9 @@ def recommend_everyone(
     recs = batch_recommendations(
         package, ids.to_numpy(), history, reader, options, progress, writer.append, settings.threads
     )
-    writer.close({"cutoff": package.cutoff, "package": package.key(), **package.meta})
+    scored = {
+        FEATURES: snapshot_version(settings.paths.features, package.cutoff),
+        RANKER: package.ranker.digest(),
+    }
+    writer.close({"cutoff": package.cutoff, "package": package.key(), **package.meta, **scored})
     return recs

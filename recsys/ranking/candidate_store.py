@@ -4,10 +4,12 @@ The batch retrieves each active customer's union candidates and computes their i
 features anyway; writing those rows here lets the online ranker skip retrieval and history scans.
 Layout (one folder): ``customers.npy`` (sorted ids), ``offsets.npy`` (row range per customer),
 ``articles.bin`` (int32) and ``values.bin`` (float32, rows x columns), ``meta.json`` (columns,
-rows, cutoff). The binaries are memory-mapped: opening costs nothing and a request reads one
-contiguous slice. Written into a temporary folder beside, then switched in by one rename
-(:mod:`recsys.swap`): readers see the old store or the new one, never half of one, and a killed
-writer leaves the old store served (its temporary folder is removed by the next write).
+rows, cutoff), and ``scores.bin`` (float64) when the writer was given the ranker's scores (the
+batch: what the answers ranked ahead reuse when the features online are the ones it scored).
+The binaries are memory-mapped: opening costs nothing and a request reads one contiguous slice.
+Written into a temporary folder beside, then switched in by one rename (:mod:`recsys.swap`):
+readers see the old store or the new one, never half of one, and a killed writer leaves the old
+store served (its temporary folder is removed by the next write).
 """
 
 from __future__ import annotations
@@ -24,12 +26,29 @@ from recsys.settings import Settings
 
 KEYS = (schema.CUSTOMER_ID, schema.ARTICLE_ID)
 WRITE_ROWS = 1 << 16  # candidate rows converted to float32 and written at a time
+SCORES = "scores.bin"
+FEATURES = "features"  # meta: the snapshots' version the scores were computed over
+RANKER = "ranker"  # meta: the digest of the ranker that scored them (stores are per union)
+RANKER_SCORE = "ranker_score"  # a chunk's column of the ranker's scores (``score`` is the union's)
 
 
 def package_store(settings: Settings, package_key: str) -> Path:
     """Where the batch keeps the candidates of the package with ``package_key`` and the server
     reads them (:meth:`RecommenderPackage.key`)."""
     return settings.paths.candidates / package_key
+
+
+def prune_stores(root: Path, keep: set[str]) -> list[str]:
+    """Remove every candidate store under ``root`` but those of the package keys in ``keep``
+    (with their versions and what killed writers left); the keys removed. A reader that has
+    a removed store open keeps reading it (its files are memory-mapped)."""
+    if not root.is_dir():
+        return []
+    keys = {p.name.split(swap.VERSION)[0].split(swap.TMP)[0] for p in root.iterdir()}
+    gone = sorted(keys - keep)
+    for key in gone:
+        swap.remove(root / key)
+    return gone
 
 
 class CandidateStoreWriter:
@@ -40,14 +59,22 @@ class CandidateStoreWriter:
         self.tmp = swap.tmp_beside(self.path)
         self._articles = open(self.tmp / "articles.bin", "wb")  # noqa: SIM115 (closed in close)
         self._values = open(self.tmp / "values.bin", "wb")  # noqa: SIM115
+        self._scores = open(self.tmp / SCORES, "wb")  # noqa: SIM115
+        self.scored: bool | None = None  # whether the chunks carry scores (all or none)
         self._customers: list[np.ndarray] = []
         self._counts: list[np.ndarray] = []
         self.rows = 0
 
     def append(self, frame: pd.DataFrame) -> None:
-        """Write ``frame``'s rows grouped by customer (the numeric columns other than the keys)."""
+        """Write ``frame``'s rows grouped by customer (the numeric columns other than the keys;
+        a :data:`RANKER_SCORE` column goes to the scores, in every chunk or in none)."""
         if self.columns is None:
-            self.columns = [c for c in frame if c not in KEYS and frame[c].dtype.kind in "fiub"]
+            skip = (*KEYS, RANKER_SCORE)
+            self.columns = [c for c in frame if c not in skip and frame[c].dtype.kind in "fiub"]
+        scored = RANKER_SCORE in frame
+        if self.scored is not None and scored != self.scored:
+            raise ValueError("either every candidate chunk has scores or none has")
+        self.scored = scored
         cust = frame[schema.CUSTOMER_ID].to_numpy(np.int64)
         if (cust[1:] < cust[:-1]).any():  # not grouped by customer yet (the batch's rows are)
             frame = frame.sort_values(schema.CUSTOMER_ID, kind="stable")
@@ -60,6 +87,8 @@ class CandidateStoreWriter:
         columns = [frame[c].to_numpy(np.float32) for c in self.columns]
         for lo in range(0, len(frame), WRITE_ROWS):  # rows x columns, a block of rows at a time
             self._values.write(np.column_stack([c[lo : lo + WRITE_ROWS] for c in columns]))
+        if scored:
+            self._scores.write(np.ascontiguousarray(frame[RANKER_SCORE].to_numpy(np.float64)))
         self._customers.append(ids)
         self._counts.append(counts)
         self.rows += len(frame)
@@ -68,11 +97,15 @@ class CandidateStoreWriter:
         """Finish the files and swap the folder into place; returns its path."""
         self._articles.close()
         self._values.close()
+        self._scores.close()
+        if not self.scored:
+            (self.tmp / SCORES).unlink()
         customers = np.concatenate([np.zeros(0, np.int64), *self._customers])
         counts = np.concatenate([np.zeros(0, np.int64), *self._counts])
         np.save(self.tmp / "customers.npy", customers)
         np.save(self.tmp / "offsets.npy", np.r_[0, np.cumsum(counts)].astype(np.int64))
         info = {**(meta or {}), "columns": self.columns or [], "rows": self.rows}
+        info["scored"] = bool(self.scored)
         (self.tmp / "meta.json").write_text(json.dumps(info, indent=1, default=str))
         return swap.publish(self.tmp, self.path)
 
@@ -87,6 +120,7 @@ class CandidateStore:
     values: np.ndarray
     columns: list[str]
     meta: dict
+    scores: np.ndarray | None = None  # the ranker's score of each row, when the writer had them
 
     @classmethod
     def open(cls, path: Path) -> CandidateStore:
@@ -97,6 +131,7 @@ class CandidateStore:
         rows, cols = int(meta["rows"]), len(meta["columns"])
         articles = _map(path / "articles.bin", np.int32, (rows,))
         values = _map(path / "values.bin", np.float32, (rows, cols))
+        scores = _map(path / SCORES, np.float64, (rows,)) if meta.get("scored") else None
         return cls(
             np.load(path / "customers.npy"),
             np.load(path / "offsets.npy"),
@@ -104,6 +139,7 @@ class CandidateStore:
             values,
             list(meta["columns"]),
             meta,
+            scores,
         )
 
     def get(self, customer_id: int) -> tuple[np.ndarray, np.ndarray]:

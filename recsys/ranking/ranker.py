@@ -7,6 +7,7 @@ retrieval found nothing count as zeros, so the number is comparable with the bas
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections.abc import Sequence, Set
@@ -128,6 +129,12 @@ class Ranker:
             for lo in range(0, len(frame), SCORE_ROWS)
         ]
         return np.concatenate(parts) if parts else np.zeros(0, np.float64)
+
+    def digest(self) -> str:
+        """A short hash of what its scores depend on: the trees it uses, features, vocabulary."""
+        trees = self.booster.model_to_string(num_iteration=self.best_iteration or None)
+        text = json.dumps([trees, self.features, self.vocab], default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def importance(self) -> pd.Series:
         """Total gain per feature, descending."""

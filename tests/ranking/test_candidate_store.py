@@ -64,3 +64,39 @@ def test_grouped_or_shuffled_chunks_write_the_same_store(
     assert len(store.frame(-49)) == 0
     with pytest.raises(ValueError, match="ascending"):
         written(tmp_path / "backwards", chunks[::-1])
+
+
+def test_the_ranker_scores_are_kept_apart_in_double_precision(tmp_path: Path) -> None:
+    chunks = [candidate_rows(0, np.arange(0, 30)), candidate_rows(1, np.arange(40, 70))]
+    scored = [c.assign(ranker_score=np.linspace(-1, 1, len(c)) + 1e-12) for c in chunks]
+    writer = CandidateStoreWriter(tmp_path / "store")
+    for chunk in scored:
+        writer.append(chunk)
+    store = CandidateStore.open(writer.close({"cutoff": "2020-09-16"}))
+    assert store.columns == ["score", "n_sources", "best_source"]  # the union's score: a feature
+    assert store.scores is not None and store.scores.dtype == np.float64
+    want = pd.concat(scored, ignore_index=True)["ranker_score"].to_numpy()
+    assert np.array_equal(np.asarray(store.scores), want)
+    assert "scores.bin" not in written(tmp_path / "plain", chunks)
+    assert CandidateStore.open(tmp_path / "plain").scores is None
+
+
+def test_chunks_with_and_without_scores_are_refused(tmp_path: Path) -> None:
+    first = candidate_rows(0, np.arange(0, 10))
+    writer = CandidateStoreWriter(tmp_path / "store")
+    writer.append(first.assign(ranker_score=0.5))
+    with pytest.raises(ValueError, match="every candidate chunk has scores or none"):
+        writer.append(candidate_rows(1, np.arange(20, 30)))
+
+
+def test_pruning_keeps_only_the_stores_asked_for(tmp_path: Path) -> None:
+    root = tmp_path / "candidates"
+    for key in ("aaaa", "bbbb", "cccc"):
+        written(root / key, [candidate_rows(0, np.arange(0, 5))])
+        written(root / key, [candidate_rows(1, np.arange(0, 5))])  # a second version beside
+    (root / "cccc.tmp-123-abcd").mkdir()  # what a killed writer left
+    before = CandidateStore.open(root / "bbbb").articles.copy()
+    assert candidate_store.prune_stores(root, {"bbbb"}) == ["aaaa", "cccc"]
+    assert {p.name.split("@")[0] for p in root.iterdir()} == {"bbbb"}
+    assert np.array_equal(CandidateStore.open(root / "bbbb").articles, before)
+    assert candidate_store.prune_stores(tmp_path / "none", {"bbbb"}) == []

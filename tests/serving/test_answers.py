@@ -14,7 +14,7 @@ from recsys.data.ids import customer_key
 from recsys.ranking.candidate_store import CandidateStore
 from recsys.schema import K
 from recsys.settings import Settings
-from serving.ahead import precompute, ranked_ahead, render_items
+from serving.ahead import precompute, ranked_ahead, render_items, scored_by_batch
 from serving.answers import Answers, segment_of
 from serving.api import _items
 from serving.model import ArticleTable
@@ -38,6 +38,37 @@ def test_the_loop_published_the_answers_of_the_default_state(served: Settings) -
     rec = Recommender(served, on_sale_days=served.on_sale_days)
     assert rec.state.answers is not None
     assert rec.health()["answers_ranked_ahead"] == len(rec.state.model.candidates.customers)
+
+
+def test_the_batch_scores_rank_the_answers_the_online_features_would(rec: Recommender) -> None:
+    """The loop's batch scored the candidates over the snapshots it then put online: the answers
+    reuse its scores, and ranking over the online features instead gives the same answers."""
+    state = rec.state
+    store = state.model.candidates
+    assert scored_by_batch(state) and store.scores is not None
+    unscored = replace(store, scores=None)
+    read = replace(state, model=replace(state.model, candidates=unscored), answers=None)
+    assert not scored_by_batch(read)
+    kept, ranked = precompute(state, rec.watched, 1), precompute(read, rec.watched, 1)
+    for name in ("customers", "articles", "scores", "sources", "lengths"):
+        assert np.array_equal(getattr(kept, name), getattr(ranked, name)), name
+
+
+def test_scores_over_other_features_than_those_online_are_not_reused(rec: Recommender) -> None:
+    state = rec.state
+    store = state.model.candidates
+    stale = replace(store, meta={**store.meta, "features": "2020-09-09@an-older-lake"})
+    assert not scored_by_batch(replace(state, model=replace(state.model, candidates=stale)))
+
+
+def test_scores_of_another_ranker_over_the_same_candidates_are_not_reused(
+    rec: Recommender,
+) -> None:
+    """Candidate stores are per union and cutoff: another model's batch may have scored them."""
+    state = rec.state
+    store = state.model.candidates
+    other = replace(store, meta={**store.meta, "ranker": "another-ranker"})
+    assert not scored_by_batch(replace(state, model=replace(state.model, candidates=other)))
 
 
 def real_time(rec: Recommender, customer_id: int, k: int, state=None) -> str:
