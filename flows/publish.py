@@ -2,10 +2,12 @@
 
 1. The predicted week's snapshots go into the online store (skipped when the stamp already
    names them). 2. The model that will be champion gets its candidates (the batch over every
-   customer, cached) and 3. every customer's context-free answer ranked ahead over those
-   features. 4. Only then does the ``champion`` alias move to a promoted version: a running
-   server (``hm serve``) polls the alias and the stamp, builds the new state beside the live one
-   and swaps it in without a restart.
+   customer, cached; the stores of models other than it and the champion are removed first)
+   and 3. every customer's context-free answer ranked ahead over those features (the batch's
+   own scores when it ranked over the snapshots now online). 4. Only then does the
+   ``champion`` alias move to a promoted version: a running server (``hm serve``) polls the
+   alias and the stamp, builds the new state beside the live one and swaps it in without a
+   restart.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 from prefect import flow, task
 
 from flows.cache import cached, fingerprint, fresh, mark_done, stage_dir
+from flows.own_process import in_own_process
 from flows.summary import GateFacts, PublishedFacts
 from recsys.settings import Settings
 
@@ -25,6 +28,11 @@ RECS = "recommendations.parquet"
 @task(name="materialize", retries=2, retry_delay_seconds=5)
 def materialize_task(settings: Settings, cutoff: dt.date, progress: bool) -> dict:
     """The snapshots of ``cutoff`` into the online store, unless they are online already."""
+    return in_own_process("materialize", _materialize, settings, cutoff, progress)
+
+
+def _materialize(settings: Settings, cutoff: dt.date, progress: bool) -> dict:
+    """The materialize task's work (in a process of its own)."""
     from recsys.features import store
     from recsys.features.materialize import materialize
     from recsys.features.snapshots import snapshot_version
@@ -39,6 +47,11 @@ def materialize_task(settings: Settings, cutoff: dt.date, progress: bool) -> dic
 @task(name="rank every customer")
 def batch_task(settings: Settings, key: str, out: str, package_dir: str, progress: bool) -> str:
     """The package's top 12 for every customer -> ``out``; its candidates for serving."""
+    return in_own_process("rank every customer", _batch, settings, out, package_dir, progress)
+
+
+def _batch(settings: Settings, out: str, package_dir: str, progress: bool) -> str:
+    """The rank every customer task's work (in a process of its own)."""
     from recsys.data.lake import Lake
     from recsys.ranking.batch import recommend_everyone
     from recsys.ranking.package import RecommenderPackage
@@ -65,14 +78,37 @@ def batch(settings: Settings, version: str, progress: bool) -> tuple[Path, int]:
     shaping = (settings.active_weeks, settings.batch_customers)
     key = fingerprint(settings, "batch", run_id, version, shaping)
     out = stage_dir(settings, "batch", key)
-    task_ = cached(batch_task, settings, out, (store / "meta.json").exists())
+    written = (store / "meta.json").exists()
+    if not written:
+        prune_candidates(settings, keep=store.name)
+    task_ = cached(batch_task, settings, out, written)
     done = Path(task_(settings, key, str(out), str(package_dir), progress))
     return done, len(CandidateStore.open(store).customers)
+
+
+def prune_candidates(settings: Settings, keep: str) -> list[str]:
+    """Before a new candidate store is written: remove those of every model but the champion
+    and the store ``keep`` (at full H&M scale a store takes ~16 GB, one more per week)."""
+    from recsys import registry
+    from recsys.ranking.candidate_store import prune_stores
+    from recsys.ranking.package import RecommenderPackage
+
+    stores = {keep}
+    champion = registry.version_by_alias(settings, registry.CHAMPION)
+    if champion is not None:
+        path = registry.download_package(settings, version=str(champion.version))
+        stores.add(RecommenderPackage.key_of(path))
+    return prune_stores(settings.paths.candidates, stores)
 
 
 @task(name="rank answers ahead")
 def answers_task(settings: Settings, version: str, progress: bool) -> int:
     """Every customer's context-free list for ``version`` over the online features."""
+    return in_own_process("rank answers ahead", _answers, settings, version, progress)
+
+
+def _answers(settings: Settings, version: str, progress: bool) -> int:
+    """The rank answers ahead task's work (in a process of its own)."""
     from serving.ahead import rank_ahead
 
     return len(rank_ahead(settings, version, progress).customers)

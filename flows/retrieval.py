@@ -4,7 +4,10 @@ Training weeks become sampled, featurised rows; the validation week keeps every 
 its fitted union; the serving union is fitted on everything before the predicted week. Each is
 a cached task keyed on the lake version, cutoff, sources and settings. The fitted unions are also
 kept under ``runs/union/`` keyed on what they read (:mod:`recsys.retrieval.fit_cache`): next
-week's run loads the five of its six unions whose history has not changed instead of refitting.
+week's run loads the unions whose history has not changed instead of refitting. After the stage
+only the :data:`UNIONS_KEPT` most recently used stay (2 GB each at full H&M scale): next week
+needs two of them (this run's validation and serving unions); older training weeks are cached
+as rows, their unions only refitted if those rows must be rebuilt.
 """
 
 from __future__ import annotations
@@ -16,9 +19,12 @@ from pathlib import Path
 from prefect import flow, task
 
 from flows.cache import cached, fingerprint, fresh, mark_done, stage_dir
+from flows.own_process import in_own_process
 from recsys.ranking.weeks import WeekPlan
 from recsys.retrieval.sources import DEFAULT_SOURCES, SourceSpec, parse_sources, with_home
 from recsys.settings import Settings
+
+UNIONS_KEPT = 3  # fitted unions left in the store after the stage (the most recently used)
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,14 @@ def training_week_task(
     fit_store: Path | None = None,
 ) -> str:
     """Sampled training rows of the week from ``cutoff`` -> ``out/frame.parquet``."""
+    args = (settings, out, cutoff, sources, fit_store)
+    return in_own_process("training week", _training_week, *args)
+
+
+def _training_week(
+    settings: Settings, out: str, cutoff: dt.date, sources: list[dict], fit_store: Path | None
+) -> str:
+    """The training week task's work (in a process of its own)."""
     from recsys.data.lake import Lake
     from recsys.ranking.weeks import train_week
 
@@ -74,6 +88,14 @@ def validation_week_task(
     fit_store: Path | None = None,
 ) -> str:
     """The validation week's candidates, purchases and fitted union -> ``out``."""
+    args = (settings, out, cutoff, sources, fit_store)
+    return in_own_process("validation week", _validation_week, *args)
+
+
+def _validation_week(
+    settings: Settings, out: str, cutoff: dt.date, sources: list[dict], fit_store: Path | None
+) -> str:
+    """The validation week task's work (in a process of its own)."""
     from recsys.data.lake import Lake
     from recsys.ranking.dataset import save_week
     from recsys.ranking.weeks import valid_week
@@ -94,6 +116,14 @@ def serving_union_task(
     fit_store: Path | None = None,
 ) -> str:
     """The union fitted on everything before ``cutoff`` plus the best sellers -> ``out``."""
+    args = (settings, out, cutoff, sources, fit_store)
+    return in_own_process("serving union", _serving_union, *args)
+
+
+def _serving_union(
+    settings: Settings, out: str, cutoff: dt.date, sources: list[dict], fit_store: Path | None
+) -> str:
+    """The serving union task's work (in a process of its own)."""
     from recsys.data.lake import Lake
     from recsys.ranking.assembly import fit_serving_union
 
@@ -124,6 +154,7 @@ def train_retrievers(
     from recsys.data.digest import lake_digest
     from recsys.data.fingerprint import HashCache
     from recsys.data.lake import Lake
+    from recsys.retrieval.fit_cache import prune
 
     lake, hashes = Lake(settings.paths.lake), HashCache(settings.paths.file_hashes)
     seen = {c: lake_digest(lake, week_end(c), hashes) for c in (*plan.train, plan.valid)}
@@ -145,4 +176,6 @@ def train_retrievers(
         out = stage_dir(settings, f"{role}_week", key)
         run = cached(fn, settings, out, use_cache)
         paths[role] = run(settings, key, str(out), cutoff, sources, store)
+    if store.is_dir():
+        prune(store, UNIONS_KEPT)
     return CandidateWeeks(train, paths["valid"], paths["serving"], sources)

@@ -77,8 +77,9 @@ def set_alias(settings: Settings, alias: str, version: str) -> None:
 def download_package(settings: Settings, alias: str = CHAMPION, version: str | None = None) -> Path:
     """The package folder of ``version``, else of the version behind ``alias``.
 
-    Downloaded from the artifact store once per logged model into ``HOME/mlflow/packages/``
-    (a version's artifacts never change), then read from there.
+    Fetched from the artifact store once per logged model into ``HOME/mlflow/packages/``
+    (a version's artifacts never change), then read from there: hard links when the artifact
+    store is a folder on the same disk (the embedded setup), else MLflow's download.
     """
     import shutil
     import tempfile
@@ -95,12 +96,39 @@ def download_package(settings: Settings, alias: str = CHAMPION, version: str | N
     if not folder.exists():
         folder.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".download-", dir=folder.parent))
-        download_artifacts(f"models:/{MODEL_NAME}/{found.version}", dst_path=str(tmp))
+        uri = f"models:/{MODEL_NAME}/{found.version}"
+        if not linked(uri, tmp):
+            download_artifacts(uri, dst_path=str(tmp))
         try:
             tmp.rename(folder)
         except OSError:  # another process put it in place first
             shutil.rmtree(tmp, ignore_errors=True)
     return folder / "artifacts" / "package"
+
+
+def linked(uri: str, dst: Path) -> bool:
+    """Hard-link the artifacts behind model ``uri`` into the empty folder ``dst`` when they are
+    files on its disk: a package is GBs at full H&M scale, and a link costs neither a copy nor
+    space (artifacts are never rewritten). False, ``dst`` left empty, when they are elsewhere
+    (an MLflow server, another disk)."""
+    import os
+    import shutil
+    from urllib.parse import urlparse
+    from urllib.request import url2pathname
+
+    from mlflow.store.artifact.models_artifact_repo import ModelsArtifactRepository
+
+    where = urlparse(ModelsArtifactRepository.get_underlying_uri(uri))
+    source = Path(url2pathname(where.path))
+    if where.scheme not in ("", "file") or not source.is_dir():
+        return False
+    try:
+        shutil.copytree(source, dst, copy_function=os.link, dirs_exist_ok=True)
+    except (OSError, shutil.Error):  # another file system: no links across it
+        shutil.rmtree(dst)
+        dst.mkdir()
+        return False
+    return True
 
 
 @dataclass(frozen=True)

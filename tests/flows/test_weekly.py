@@ -42,22 +42,48 @@ STAGE_WORK = {  # the library function each stage runs when it is not a cache hi
 }
 
 
-@pytest.fixture
-def stage_work(monkeypatch) -> Counter:
-    """How often each stage's work ran in this process, counted by name from ``STAGE_WORK``.
+class StageWork:
+    """How often each stage's work ran, in this process or in the processes the stages fork
+    (:mod:`flows.own_process`): counts in shared memory, read as a :class:`Counter`."""
 
-    A cache hit never enters the task's body; counting in process is exact, unlike the server's
-    task-run states, which arrive through events some time after the flow returns.
+    def __init__(self, stages: list[str]) -> None:
+        import multiprocessing as mp
+
+        self.stages, self.counts = stages, mp.get_context("fork").Array("i", len(stages))
+
+    def hit(self, stage: str) -> None:
+        with self.counts.get_lock():
+            self.counts[self.stages.index(stage)] += 1
+
+    def counter(self) -> Counter:
+        return Counter({s: n for s, n in zip(self.stages, self.counts, strict=True) if n})
+
+    def __getitem__(self, stage: str) -> int:
+        return self.counter()[stage]
+
+    def __eq__(self, other: object) -> bool:
+        return self.counter() == other
+
+    def __repr__(self) -> str:
+        return repr(self.counter())
+
+
+@pytest.fixture
+def stage_work(monkeypatch) -> StageWork:
+    """How often each stage's work ran, counted by name from ``STAGE_WORK``.
+
+    A cache hit never enters the task's body; counting where the work runs is exact, unlike the
+    server's task-run states, which arrive through events some time after the flow returns.
     """
     import importlib
 
-    counts: Counter = Counter()
+    counts = StageWork(list(STAGE_WORK))
     for stage, (module, name) in STAGE_WORK.items():
         owner = importlib.import_module(module)
         real = getattr(owner, name)
 
         def counted(*args, _real=real, _stage=stage, **kwargs):
-            counts[_stage] += 1
+            counts.hit(_stage)
             return _real(*args, **kwargs)
 
         monkeypatch.setattr(owner, name, counted)
@@ -99,6 +125,17 @@ def test_weekly_retrain_registers_publishes_batches_and_reports(
     ]  # fmt: skip
 
 
+def test_only_the_unions_next_week_can_reuse_are_kept(
+    last_week: RunSummary, flow_settings: Settings
+) -> None:
+    """Six unions were fitted (four training weeks, validation, serving); next week's run loads
+    the last two (see the crash test: it fits one union only)."""
+    from flows.retrieval import UNIONS_KEPT, union_store
+
+    kept = [p for p in union_store(flow_settings).iterdir() if not p.name.startswith(".")]
+    assert len(kept) == UNIONS_KEPT < 6
+
+
 def test_the_ranker_beats_both_baselines_and_every_source(last_week: RunSummary) -> None:
     gate = last_week.gate
     assert gate.map > gate.map_of("repurchase_popularity") > 0
@@ -138,6 +175,31 @@ def test_the_run_is_logged_with_its_contract_and_registered(
     for alias in (registry.CHAMPION, registry.CHALLENGER):
         version = registry.version_by_alias(flow_settings, alias)
         assert str(version.version) == last_week.gate.version
+
+
+def test_a_package_is_fetched_as_hard_links_into_the_artifact_store(
+    last_week: RunSummary, flow_settings: Settings, tmp_path: Path, monkeypatch
+) -> None:
+    import os
+
+    from mlflow.artifacts import download_artifacts
+
+    folder = registry.download_package(flow_settings, version="1").parent.parent
+    files = sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file())
+    assert files and all((folder / f).stat().st_nlink >= 2 for f in files)  # links, not copies
+    uri = f"models:/{registry.MODEL_NAME}/1"
+    copy = Path(download_artifacts(uri, dst_path=str(tmp_path / "download")))
+    downloaded = {p.relative_to(copy) for p in copy.rglob("*") if p.is_file()}
+    assert downloaded - set(files) == {Path("registered_model_meta")}  # MLflow's own note
+    assert all((copy / f).read_bytes() == (folder / f).read_bytes() for f in files)
+
+    def cross_device(src: str, dst: str) -> None:
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", cross_device)  # the artifact store on another disk
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    assert not registry.linked(uri, elsewhere) and not any(elsewhere.iterdir())
 
 
 def test_the_pyfunc_turns_customers_into_ranked_articles(
@@ -220,7 +282,7 @@ def test_the_batch_in_forked_workers_equals_the_batch_in_one_process(
 
 
 def test_a_crash_keeps_last_week_live_and_a_rerun_resumes(
-    last_week: RunSummary, flow_settings: Settings, monkeypatch, stage_work: Counter
+    last_week: RunSummary, flow_settings: Settings, monkeypatch, stage_work: StageWork
 ) -> None:
     import recsys.ranking.train
 
@@ -247,7 +309,7 @@ def test_a_crash_keeps_last_week_live_and_a_rerun_resumes(
 
 
 def test_a_rerun_hits_the_cache_and_registers_nothing_new(
-    last_week: RunSummary, flow_settings: Settings, stage_work: Counter
+    last_week: RunSummary, flow_settings: Settings, stage_work: StageWork
 ) -> None:
     before = live(flow_settings)
     summary = weekly_retrain(sources=SOURCES, settings=flow_settings)
@@ -261,7 +323,7 @@ def test_the_same_files_on_a_later_day_are_the_same_version_and_every_stage_cach
     last_week: RunSummary,
     flow_settings: Settings,
     tiny_world: Path,
-    stage_work: Counter,
+    stage_work: StageWork,
     monkeypatch,
 ) -> None:
     import recsys.settings
@@ -309,7 +371,14 @@ def test_hm_promote_publishes_a_version_before_it_becomes_champion(
 
     served = Recommender(flow_settings, on_sale_days=flow_settings.on_sale_days)
     assert served.state.model.version == challenger and served.state.answers is not None
+    stores = {p.name for p in flow_settings.paths.candidates.iterdir() if "@" not in p.name}
+    assert stores == {store_key(flow_settings, v) for v in (champion, challenger)}  # no others
     registry.set_alias(flow_settings, registry.CHAMPION, champion)
+
+
+def store_key(settings: Settings, version: str) -> str:
+    """The candidate store (package key) of model ``version``."""
+    return RecommenderPackage.key_of(registry.download_package(settings, version=version))
 
 
 def test_bad_input_stops_before_anything_is_materialized_or_registered(
