@@ -112,7 +112,9 @@ def _drop_inherited_connections() -> None:
         return
     from sqlalchemy.engine import Engine
 
-    for engine in [o for o in gc.get_objects() if isinstance(o, Engine)]:
+    # the object's type, not isinstance: that reads ``__class__``, which some objects (torch's
+    # deprecated aliases) answer with a warning
+    for engine in [o for o in gc.get_objects() if issubclass(type(o), Engine)]:
         engine.dispose(close=False)
 
 
