@@ -212,10 +212,10 @@ def _ranked_chunk(
     r0, r1 = int(store.offsets[lo]), int(store.offsets[hi])
     if r1 == r0:
         return Lists.empty(hi - lo, K)
-    articles, block = np.asarray(store.articles[r0:r1]), np.asarray(store.values[r0:r1])
+    articles, block, kept = store.read(r0, r1)
     if rows is None:
-        assert store.scores is not None
-        scores = np.asarray(store.scores[r0:r1])
+        assert kept is not None
+        scores = kept
     else:
         scores = score_rows(state, articles, block, np.repeat(rows, counts, axis=0), threads)
     table = state.articles

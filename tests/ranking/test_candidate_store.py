@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -100,3 +101,18 @@ def test_pruning_keeps_only_the_stores_asked_for(tmp_path: Path) -> None:
     assert {p.name.split("@")[0] for p in root.iterdir()} == {"bbbb"}
     assert np.array_equal(CandidateStore.open(root / "bbbb").articles, before)
     assert candidate_store.prune_stores(tmp_path / "none", {"bbbb"}) == []
+
+
+def test_rows_read_from_the_files_equal_the_mapped_ones(tmp_path: Path) -> None:
+    chunks = [candidate_rows(0, np.arange(0, 30)), candidate_rows(1, np.arange(40, 70))]
+    writer = CandidateStoreWriter(tmp_path / "store")
+    for chunk in chunks:
+        writer.append(chunk.assign(ranker_score=np.arange(len(chunk)) / 7))
+    store = CandidateStore.open(writer.close())
+    for r0, r1 in ((0, 0), (0, 5), (17, store.meta["rows"]), (3, 4)):
+        articles, values, scores = store.read(r0, r1)
+        assert np.array_equal(articles, store.articles[r0:r1])
+        assert np.array_equal(values, store.values[r0:r1], equal_nan=True)
+        assert scores is not None and np.array_equal(scores, store.scores[r0:r1])
+    _, _, none = dataclasses.replace(store, scores=None).read(0, 5)
+    assert none is None
