@@ -6,19 +6,15 @@ import datetime as dt
 
 from prefect import flow, task
 
-from flows.own_process import in_own_process
+from flows.own_process import own_process
 from flows.summary import FeatureFacts
 from recsys.settings import Settings
 
 
 @task(name="build snapshots")
+@own_process("build snapshots")
 def build_snapshots_task(settings: Settings, cutoffs: list[dt.date], progress: bool) -> dict:
     """Customer and article snapshots of ``cutoffs`` (files up to date are kept, not rebuilt)."""
-    return in_own_process("build snapshots", _build_snapshots, settings, cutoffs, progress)
-
-
-def _build_snapshots(settings: Settings, cutoffs: list[dt.date], progress: bool) -> dict:
-    """The build snapshots task's work (in a process of its own)."""
     from recsys.data.fingerprint import HashCache
     from recsys.data.lake import Lake
     from recsys.features.snapshots import build_snapshots

@@ -18,6 +18,7 @@ killer, say) raises :class:`StageProcessDied`.
 
 from __future__ import annotations
 
+import functools
 import gc
 import multiprocessing as mp
 import os
@@ -46,6 +47,19 @@ class StageProcessDied(RuntimeError):
             how = f"exited with status {exitcode}"
         super().__init__(f"the process running stage {stage!r} {how}; nothing it wrote is used")
         self.stage, self.exitcode = stage, exitcode
+
+
+def own_process(stage: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """Decorate a task's function so that each call runs it :func:`in_own_process`."""
+
+    def decorate(function: Callable[..., T]) -> Callable[..., T]:
+        @functools.wraps(function)
+        def run(*args: Any, **kwargs: Any) -> T:
+            return in_own_process(stage, function, *args, **kwargs)
+
+        return run
+
+    return decorate
 
 
 def in_own_process(stage: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:

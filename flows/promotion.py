@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from prefect import flow, task
 
 from flows.cache import cached, fingerprint, fresh, mark_done, stage_dir
-from flows.own_process import in_own_process
+from flows.own_process import own_process
 from flows.ranking import BINARY
 from flows.retrieval import CandidateWeeks
 from flows.summary import GateFacts
@@ -30,6 +30,7 @@ OUTCOME = "outcome.json"
 
 
 @task(name="evaluate and register", retries=1, retry_delay_seconds=10)
+@own_process("evaluate")
 def evaluate_task(
     settings: Settings, key: str, out: str, plan: WeekPlan, weeks: CandidateWeeks, ranker_dir: str
 ) -> str:
@@ -37,13 +38,6 @@ def evaluate_task(
 
     Cached on the ranker and the serving union: a re-run registers nothing twice.
     """
-    return in_own_process("evaluate", _evaluate, settings, out, plan, weeks, ranker_dir)
-
-
-def _evaluate(
-    settings: Settings, out: str, plan: WeekPlan, weeks: CandidateWeeks, ranker_dir: str
-) -> str:
-    """The evaluate task's work (in a process of its own)."""
     from recsys import gate
     from recsys.data.lake import Lake
     from recsys.ranking.assembly import package_meta, serving_package

@@ -18,7 +18,7 @@ from pathlib import Path
 from prefect import flow, task
 
 from flows.cache import cached, fingerprint, fresh, mark_done, stage_dir
-from flows.own_process import in_own_process
+from flows.own_process import own_process
 from flows.summary import GateFacts, PublishedFacts
 from recsys.settings import Settings
 
@@ -26,13 +26,9 @@ RECS = "recommendations.parquet"
 
 
 @task(name="materialize", retries=2, retry_delay_seconds=5)
+@own_process("materialize")
 def materialize_task(settings: Settings, cutoff: dt.date, progress: bool) -> dict:
     """The snapshots of ``cutoff`` into the online store, unless they are online already."""
-    return in_own_process("materialize", _materialize, settings, cutoff, progress)
-
-
-def _materialize(settings: Settings, cutoff: dt.date, progress: bool) -> dict:
-    """The materialize task's work (in a process of its own)."""
     from recsys.features import store
     from recsys.features.materialize import materialize
     from recsys.features.snapshots import snapshot_version
@@ -45,13 +41,9 @@ def _materialize(settings: Settings, cutoff: dt.date, progress: bool) -> dict:
 
 
 @task(name="rank every customer")
+@own_process("rank every customer")
 def batch_task(settings: Settings, key: str, out: str, package_dir: str, progress: bool) -> str:
     """The package's top 12 for every customer -> ``out``; its candidates for serving."""
-    return in_own_process("rank every customer", _batch, settings, out, package_dir, progress)
-
-
-def _batch(settings: Settings, out: str, package_dir: str, progress: bool) -> str:
-    """The rank every customer task's work (in a process of its own)."""
     from recsys.data.lake import Lake
     from recsys.ranking.batch import recommend_everyone
     from recsys.ranking.package import RecommenderPackage
@@ -102,13 +94,9 @@ def prune_candidates(settings: Settings, keep: str) -> list[str]:
 
 
 @task(name="rank answers ahead")
+@own_process("rank answers ahead")
 def answers_task(settings: Settings, version: str, progress: bool) -> int:
     """Every customer's context-free list for ``version`` over the online features."""
-    return in_own_process("rank answers ahead", _answers, settings, version, progress)
-
-
-def _answers(settings: Settings, version: str, progress: bool) -> int:
-    """The rank answers ahead task's work (in a process of its own)."""
     from serving.ahead import rank_ahead
 
     return len(rank_ahead(settings, version, progress).customers)

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 from prefect import flow, task
 
 from flows.cache import cached, fingerprint, fresh, mark_done, stage_dir
-from flows.own_process import in_own_process
+from flows.own_process import own_process
 from flows.retrieval import CandidateWeeks
 from recsys.settings import Settings
 
@@ -21,15 +21,11 @@ BINARY = "binary"  # sub-folder of the ranker's folder holding the binary varian
 
 
 @task(name="fit ranker")
+@own_process("fit ranker")
 def fit_ranker_task(
     settings: Settings, key: str, out: str, weeks: CandidateWeeks, valid: dt.date, binary: bool
 ) -> str:
     """Train on the weeks under ``weeks.train``, stop on the validation week -> ``out``."""
-    return in_own_process("fit ranker", _fit_ranker, settings, out, weeks, binary)
-
-
-def _fit_ranker(settings: Settings, out: str, weeks: CandidateWeeks, binary: bool) -> str:
-    """The fit ranker task's work (in a process of its own)."""
     from recsys.ranking.train import fit_ranker
 
     path = fresh(Path(out))

@@ -19,7 +19,7 @@ from pathlib import Path
 from prefect import flow, task
 
 from flows.cache import cached, fingerprint, fresh, mark_done, stage_dir
-from flows.own_process import in_own_process
+from flows.own_process import own_process
 from recsys.ranking.weeks import WeekPlan
 from recsys.retrieval.sources import DEFAULT_SOURCES, SourceSpec, parse_sources, with_home
 from recsys.settings import Settings
@@ -50,6 +50,7 @@ def source_specs(settings: Settings, sources: list[dict] | None) -> list[SourceS
 
 
 @task(name="training week")
+@own_process("training week")
 def training_week_task(
     settings: Settings,
     key: str,
@@ -59,14 +60,6 @@ def training_week_task(
     fit_store: Path | None = None,
 ) -> str:
     """Sampled training rows of the week from ``cutoff`` -> ``out/frame.parquet``."""
-    args = (settings, out, cutoff, sources, fit_store)
-    return in_own_process("training week", _training_week, *args)
-
-
-def _training_week(
-    settings: Settings, out: str, cutoff: dt.date, sources: list[dict], fit_store: Path | None
-) -> str:
-    """The training week task's work (in a process of its own)."""
     from recsys.data.lake import Lake
     from recsys.ranking.weeks import train_week
 
@@ -79,6 +72,7 @@ def _training_week(
 
 
 @task(name="validation week")
+@own_process("validation week")
 def validation_week_task(
     settings: Settings,
     key: str,
@@ -88,14 +82,6 @@ def validation_week_task(
     fit_store: Path | None = None,
 ) -> str:
     """The validation week's candidates, purchases and fitted union -> ``out``."""
-    args = (settings, out, cutoff, sources, fit_store)
-    return in_own_process("validation week", _validation_week, *args)
-
-
-def _validation_week(
-    settings: Settings, out: str, cutoff: dt.date, sources: list[dict], fit_store: Path | None
-) -> str:
-    """The validation week task's work (in a process of its own)."""
     from recsys.data.lake import Lake
     from recsys.ranking.dataset import save_week
     from recsys.ranking.weeks import valid_week
@@ -107,6 +93,7 @@ def _validation_week(
 
 
 @task(name="serving union")
+@own_process("serving union")
 def serving_union_task(
     settings: Settings,
     key: str,
@@ -116,14 +103,6 @@ def serving_union_task(
     fit_store: Path | None = None,
 ) -> str:
     """The union fitted on everything before ``cutoff`` plus the best sellers -> ``out``."""
-    args = (settings, out, cutoff, sources, fit_store)
-    return in_own_process("serving union", _serving_union, *args)
-
-
-def _serving_union(
-    settings: Settings, out: str, cutoff: dt.date, sources: list[dict], fit_store: Path | None
-) -> str:
-    """The serving union task's work (in a process of its own)."""
     from recsys.data.lake import Lake
     from recsys.ranking.assembly import fit_serving_union
 

@@ -174,11 +174,16 @@ def scored_by_batch(state: ServingState) -> bool:
     return same_ranker and store.meta.get(FEATURES) == state.articles.version
 
 
-def _scored_chunks(store: CandidateStore) -> Iterator[tuple[int, int, None]]:
-    """(lo, hi, None) per :data:`CHUNK` store customers: no rows to read, the scores are kept."""
+def _bounds(store: CandidateStore) -> list[tuple[int, int]]:
+    """(lo, hi) of each :data:`CHUNK` of the store's customers."""
     n = len(store.customers)
-    for lo in range(0, n, CHUNK):
-        yield lo, min(lo + CHUNK, n), None
+    return [(lo, min(lo + CHUNK, n)) for lo in range(0, n, CHUNK)]
+
+
+def _scored_chunks(store: CandidateStore) -> Iterator[tuple[int, int, None]]:
+    """(lo, hi, None) per chunk: no rows to read, the scores are kept."""
+    for lo, hi in _bounds(store):
+        yield lo, hi, None
 
 
 def _customer_rows(
@@ -188,7 +193,7 @@ def _customer_rows(
     online store by a thread while the caller ranks the chunk before (the read is Python, the
     booster releases the GIL: the two use both cores)."""
     customers = state.model.candidates.customers
-    bounds = [(lo, min(lo + CHUNK, len(customers))) for lo in range(0, len(customers), CHUNK)]
+    bounds = _bounds(state.model.candidates)
 
     def read(lo: int, hi: int) -> np.ndarray:
         return state.layout.customer_rows(features.customers(customers[lo:hi]))

@@ -160,7 +160,7 @@ class CandidateStore:
             scores = None if self.scores is None else np.asarray(self.scores[r0:r1])
             return np.asarray(self.articles[r0:r1]), np.asarray(self.values[r0:r1]), scores
         n, cols = r1 - r0, len(self.columns)
-        articles = _rows(self.path / "articles.bin", np.int32, r0, n).copy()
+        articles = _rows(self.path / "articles.bin", np.int32, r0, n)
         values = _rows(self.path / "values.bin", np.float32, r0 * cols, n * cols)
         scored = self.scores is not None
         scores = _rows(self.path / SCORES, np.float64, r0, n) if scored else None

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import sqlalchemy
 
-from flows.own_process import StageProcessDied, in_own_process
+from flows.own_process import StageProcessDied, in_own_process, own_process
 
 
 class _TwoArgs(Exception):
@@ -86,3 +86,13 @@ def test_a_database_engine_opened_before_the_fork_works_in_the_child(tmp_path: P
     assert in_own_process("register", add_and_count) == 2
     with engine.connect() as db:
         assert db.exec_driver_sql("select count(*) from runs").scalar_one() == 2
+
+
+def test_a_decorated_function_runs_in_its_own_process_under_its_own_name() -> None:
+    import inspect
+
+    decorated = own_process("double")(_pid_and)
+    assert decorated.__name__ == "_pid_and"
+    assert inspect.signature(decorated) == inspect.signature(_pid_and)  # what Prefect binds
+    pid, value = decorated(value=4)
+    assert value == 8 and pid != os.getpid()
