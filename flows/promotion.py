@@ -43,13 +43,16 @@ def evaluate_task(
     from recsys.ranking.assembly import package_meta, serving_package
     from recsys.ranking.dataset import load_week
     from recsys.ranking.evaluate import evaluate_ranker, history_weeks
+    from recsys.ranking.features import SnapshotFeatures
     from recsys.ranking.ranker import Ranker
     from recsys.retrieval.sources import parse_sources
 
     path, lake = fresh(Path(out)), Lake(settings.paths.lake)
     ranker = Ranker.load(Path(ranker_dir))
     binary = Path(ranker_dir) / BINARY
-    week = load_week(lake, plan.valid, Path(weeks.valid), history_weeks(settings.active_weeks))
+    store = SnapshotFeatures(settings, plan.valid)  # the week is saved without store features
+    recent = history_weeks(settings.active_weeks)
+    week = load_week(lake, plan.valid, Path(weeks.valid), recent, store)
     specs = parse_sources(weeks.sources)
     evaluation = evaluate_ranker(
         week,

@@ -48,8 +48,9 @@ def champion_map(
     own ranker. When its sources are the challenger's, the week's candidates are reused.
     """
     from recsys.evaluation.metrics import map_at_k
+    from recsys.ranking.dataset import candidate_week
     from recsys.ranking.evaluate import ranker_recommendations
-    from recsys.ranking.weeks import featurised_week
+    from recsys.ranking.features import SnapshotFeatures
     from recsys.retrieval.sources import parse_sources
 
     current = registry.version_by_alias(settings, registry.CHAMPION)
@@ -60,9 +61,9 @@ def champion_map(
     k = int(package.meta.get("candidates", settings.candidates))
     if own != [s.as_dict() for s in specs] or k != settings.candidates:
         buyers = week.truth[schema.CUSTOMER_ID].unique()
-        truth = week.truth
-        week = featurised_week(settings, lake, week.cutoff, parse_sources(own), k, buyers)
-        week.truth = truth
+        truth, store = week.truth, week.store or SnapshotFeatures(settings, week.cutoff)
+        week = candidate_week(lake, week.cutoff, parse_sources(own), k, buyers)
+        week.truth, week.store = truth, store
     return str(current.version), map_at_k(ranker_recommendations(week, package.ranker), week.truth)
 
 

@@ -2,8 +2,10 @@
 
 For a cutoff T, the sources are fitted on everything before T, candidates are retrieved for the
 customers to rank (by default the week's buyers), labelled 1 if bought in [T, T+7), and given the
-interaction features of the history before T. Store features are added by
-:mod:`recsys.ranking.features`. Nothing here reads a row dated T or later except the labels.
+interaction features of the history before T. Store features come from
+:mod:`recsys.ranking.features`: joined to a training week's sampled rows, or, for a week kept
+whole (validation), placed from the cutoff's snapshot when it is scored (``store``). Nothing
+here reads a row dated T or later except the labels.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -28,11 +31,16 @@ from recsys.retrieval.sources import SourceSpec
 from recsys.retrieval.union import UnionRetriever
 from recsys.schema import CUTOFF
 
+if TYPE_CHECKING:
+    from recsys.ranking.features import SnapshotFeatures
+    from recsys.ranking.ranker import Ranker
+
 
 @dataclass
 class CandidateWeek:
     """One week's candidates (``frame``), its purchases (``truth``) and the fitted union;
-    ``sources``: each member's own list for the same customers, where they were kept."""
+    ``sources``: each member's own list for the same customers, where they were kept;
+    ``store``: the cutoff's snapshot features, when ``frame`` does not hold them."""
 
     cutoff: dt.date
     frame: pd.DataFrame
@@ -40,6 +48,12 @@ class CandidateWeek:
     union: UnionRetriever
     history: History
     sources: MemberLists | None = None
+    store: SnapshotFeatures | None = None
+
+    def score(self, ranker: Ranker) -> np.ndarray:
+        """``ranker``'s score of every row of ``frame``, store features placed from ``store``."""
+        blocks = self.store.blocks(ranker.features, ranker.vocab) if self.store else ()
+        return ranker.score(self.frame, blocks)
 
 
 def label(frame: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray:
@@ -136,10 +150,15 @@ def save_week(week: CandidateWeek, path: Path) -> Path:
 
 
 def load_week(
-    lake: Lake, cutoff: dt.date, path: Path, history_weeks: int | None = None
+    lake: Lake,
+    cutoff: dt.date,
+    path: Path,
+    history_weeks: int | None = None,
+    store: SnapshotFeatures | None = None,
 ) -> CandidateWeek:
     """A week written by :func:`save_week`, its history reloaded from the lake (only the last
-    ``history_weeks`` weeks when given: all that evaluating the week reads)."""
+    ``history_weeks`` weeks when given: all that evaluating the week reads); ``store``: the
+    cutoff's snapshot, for a week saved without store features."""
     from recsys.retrieval.registry import load_retriever
 
     return CandidateWeek(
@@ -149,4 +168,5 @@ def load_week(
         union=load_retriever(path / "union"),  # type: ignore[arg-type]
         history=load_history(lake, cutoff, history_weeks),
         sources=load_lists(path),
+        store=store,
     )

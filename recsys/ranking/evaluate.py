@@ -98,7 +98,7 @@ def ranker_recommendations(week: CandidateWeek, ranker: Ranker) -> pd.DataFrame:
     """The ranker's top 12 per customer of the week, topped up with last week's best sellers."""
     customers = np.unique(week.frame[schema.CUSTOMER_ID].to_numpy())
     buyers = week.truth[schema.CUSTOMER_ID].unique()
-    ranked = top_by_score(week.frame, ranker.score(week.frame), K)
+    ranked = top_by_score(week.frame, week.score(ranker), K)
     return fill_with(ranked, popular_list(week.history), np.union1d(customers, buyers))
 
 

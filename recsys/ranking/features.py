@@ -69,24 +69,43 @@ def add_store_features(
 class SnapshotFeatures:
     """The customer and article snapshots of one cutoff, read once, joined to many frames.
 
-    Each table's key index (its hash table) is built once, here, and its columns on first use:
-    a call costs the rows of its frame only, however large the snapshot. :meth:`__call__` adds
-    every feature column to a frame; :meth:`blocks` gives a ranker's columns as float32 blocks
-    that :func:`~recsys.ranking.ranker.matrix` places straight into its matrix (no frame between).
+    The snapshots are read and each key index (its hash table) built once, on first use, and
+    the columns likewise: a call costs the rows of its frame only, however large the snapshot.
+    :meth:`__call__` adds every feature column to a frame; :meth:`blocks` gives a ranker's
+    columns as float32 blocks that :func:`~recsys.ranking.ranker.matrix` places straight into
+    its matrix (no frame between).
     """
 
     def __init__(self, settings: Settings, cutoff: dt.date) -> None:
-        from recsys.features.snapshots import read_snapshot
-
-        self.tables: dict[str, pa.Table] = {}
-        self.indexes: dict[str, pd.Index] = {}
-        for kind, (_, key) in HALVES.items():
-            names = store_feature_names()[kind]
-            table = read_snapshot(settings.paths.features, kind, cutoff).select([key, *names])
-            self.tables[key] = table
-            self.indexes[key] = unique_index(table.column(key).to_numpy(), [key])
+        self.root, self.cutoff = settings.paths.features, cutoff
+        self._tables: dict[str, pa.Table] = {}
+        self._indexes: dict[str, pd.Index] = {}
         self._columns: dict[str, dict[str, np.ndarray]] = {}
         self._blocks: dict[str, list[StoreBlock]] = {}
+
+    @property
+    def tables(self) -> dict[str, pa.Table]:
+        """Each entity's snapshot (its key, then the contract's features), read on first use."""
+        if not self._tables:
+            self._read()
+        return self._tables
+
+    @property
+    def indexes(self) -> dict[str, pd.Index]:
+        """Each entity's key index over its snapshot's rows, built on first use."""
+        if not self._indexes:
+            self._read()
+        return self._indexes
+
+    def _read(self) -> None:
+        """Read both snapshots and index their keys (uniqueness checked)."""
+        from recsys.features.snapshots import read_snapshot
+
+        for kind, (_, key) in HALVES.items():
+            names = store_feature_names()[kind]
+            table = read_snapshot(self.root, kind, self.cutoff).select([key, *names])
+            self._tables[key] = table
+            self._indexes[key] = unique_index(table.column(key).to_numpy(), [key])
 
     def __call__(self, frame: pd.DataFrame) -> pd.DataFrame:
         """``frame`` plus the snapshot features of its customers and articles."""

@@ -8,6 +8,7 @@ each holds cutoffs of its own), at the cost of the matrix plus a few columns of 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from recsys import schema
-from recsys.ranking.ranker import fill_matrix, group_ids
+from recsys.ranking.ranker import MatrixBlock, fill_matrix, group_ids
 from recsys.ranking.sampling import LABEL
 from recsys.ranking.vocab import string_features
 from recsys.schema import CUTOFF
@@ -75,32 +76,50 @@ def learn_file_vocab(paths: Sequence[Path]) -> dict[str, list[str]]:
 
 
 def stack_files(
-    paths: Sequence[Path], features: list[str], vocab: dict[str, list[str]]
+    paths: Sequence[Path],
+    features: list[str],
+    vocab: dict[str, list[str]],
+    blocks: Sequence[MatrixBlock] = (),
 ) -> tuple[np.ndarray, Groups]:
     """The float32 feature matrix (column-major) and groups of the frames at ``paths``, rows
     ordered by (cutoff, customer) as :func:`~recsys.ranking.ranker.sort_groups` orders them.
 
     Each file is read a few columns at a time: beside the matrix, memory holds one file's keys
-    and :data:`COLUMNS_AT_ONCE` of its columns.
+    and :data:`COLUMNS_AT_ONCE` of its columns. ``blocks`` (store features of one cutoff, see
+    :meth:`~recsys.ranking.features.SnapshotFeatures.blocks`) place their columns by each
+    row's key instead of reading them from the files.
     """
     files = week_files(paths)
     if not files:
         raise ValueError(f"no candidate rows in {', '.join(map(str, paths)) or 'no files'}")
     out = np.empty((sum(f.rows for f in files), len(features)), np.float32, order="F")
+    placed = {features[j] for block in blocks for j in block.positions}
+    keys_read = [*KEYS, schema.ARTICLE_ID] if blocks else KEYS
     parts, start = [], 0
     for file in files:
-        keys = pd.read_parquet(file.path, columns=[*KEYS, LABEL])
+        keys = pd.read_parquet(file.path, columns=[*keys_read, LABEL])
         order, groups = grouping(keys)
         rows = out[start : start + len(keys)]
-        names = set(pq.read_schema(file.path).names)
+        names = set(pq.read_schema(file.path).names) - placed
         present = [name for name in features if name in names]
         rows[:, [j for j, name in enumerate(features) if name not in names]] = np.nan
         for at in range(0, len(present), COLUMNS_AT_ONCE):
             chunk = pd.read_parquet(file.path, columns=present[at : at + COLUMNS_AT_ONCE])
             fill_matrix(rows, chunk, features, vocab, order, absent=None)
+        ordered = keys.iloc[order]
+        for block in blocks:
+            block.place(ordered, rows)
         parts.append(groups)
         start += len(keys)
     return out, Groups(*(np.concatenate(p) for p in zip(*parts, strict=True)))
+
+
+def file_cutoff(path: Path) -> dt.date:
+    """The one cutoff of the candidate frame at ``path`` (a validation week's)."""
+    cutoffs = pd.unique(pq.read_table(path, columns=[CUTOFF]).column(CUTOFF).to_numpy())
+    if len(cutoffs) != 1:
+        raise ValueError(f"{path}: column {CUTOFF} holds {len(cutoffs)} cutoffs, expected one")
+    return pd.Timestamp(cutoffs[0]).date()
 
 
 def stack_frame(

@@ -12,10 +12,10 @@ import pandas as pd
 from recsys import schema
 from recsys.evaluation.metrics import truth_sizes
 from recsys.ranking.dataset import saved_source_names, union_columns
-from recsys.ranking.features import store_feature_names
+from recsys.ranking.features import SnapshotFeatures, store_feature_names
 from recsys.ranking.interactions import feature_names
 from recsys.ranking.ranker import Ranker, RankerConfig
-from recsys.ranking.rows import Groups, learn_file_vocab, stack_files, stack_frame
+from recsys.ranking.rows import Groups, file_cutoff, learn_file_vocab, stack_files, stack_frame
 from recsys.ranking.stopping import GroupedMap
 from recsys.ranking.vocab import learn_vocab
 from recsys.settings import Settings
@@ -126,13 +126,19 @@ def fit_ranker(
     objective: Literal["lambdarank", "binary"] = "lambdarank",
 ) -> Ranker:
     """LightGBM on the training weeks' frames (``frame.parquet`` files), early-stopped on the
-    MAP@12 of the validation week saved under ``valid``; reads only the columns it uses."""
+    MAP@12 of the validation week saved under ``valid``; reads only the columns it uses.
+
+    The validation week's store features are placed from its cutoff's snapshot (it is saved
+    without them, see :func:`~recsys.ranking.weeks.valid_week`).
+    """
     config = RankerConfig(objective=objective, seed=settings.seed, threads=settings.threads)
     features = model_features(saved_source_names(valid / "union"))
     vocab = learn_file_vocab(train)
+    frame = valid / "frame.parquet"
+    store = SnapshotFeatures(settings, file_cutoff(frame))
     return fit_stacked(
         lambda: stack_files(train, features, vocab),
-        lambda: stack_files([valid / "frame.parquet"], features, vocab),
+        lambda: stack_files([frame], features, vocab, store.blocks(features, vocab)),
         pd.read_parquet(valid / "truth.parquet"),
         features,
         vocab,

@@ -13,7 +13,7 @@ import pandas as pd
 from recsys.data.lake import Lake
 from recsys.features.cutoffs import default_cutoffs, last_closed_tuesday
 from recsys.ranking.dataset import CandidateWeek, candidate_week
-from recsys.ranking.features import add_store_features
+from recsys.ranking.features import SnapshotFeatures, add_store_features
 from recsys.ranking.sampling import Strategy, sample_negatives
 from recsys.retrieval.sources import SourceSpec
 from recsys.settings import Settings
@@ -118,13 +118,17 @@ def valid_week(
     fit_store: Path | None = None,
 ) -> CandidateWeek:
     """Every candidate of (at most ``HM_VALID_CUSTOMERS``) buyers; truth cut to those buyers;
-    each source's own top ``HM_CANDIDATES`` kept for evaluation."""
+    each source's own top ``HM_CANDIDATES`` kept for evaluation.
+
+    The store features are not joined: they are placed from the cutoff's snapshot (``store``,
+    read when first scored) straight into the ranker's matrix. Every candidate of 20k buyers
+    with its ~150 store columns would otherwise be the largest frame of the loop.
+    """
     from recsys import schema
 
     asked = sample_buyers(lake, cutoff, settings.valid_customers, settings.seed)
     k = settings.candidates
-    week = featurised_week(
-        settings, lake, cutoff, specs, k, asked, progress, fit_store=fit_store, keep=k
-    )
+    week = candidate_week(lake, cutoff, specs, k, asked, progress, fit_store, k, settings.threads)
     week.truth = week.truth[week.truth[schema.CUSTOMER_ID].isin(asked)]
+    week.store = SnapshotFeatures(settings, cutoff)
     return week

@@ -14,10 +14,12 @@ from recsys import schema
 from recsys.data.lake import Lake
 from recsys.ranking.baselines import popular_list
 from recsys.ranking.batch import batch_recommendations, rank_customers
-from recsys.ranking.dataset import candidate_week, candidates
+from recsys.ranking.dataset import CandidateWeek, candidate_week, candidates
 from recsys.ranking.features import SnapshotFeatures, store_feature_names
 from recsys.ranking.package import RecommenderPackage
 from recsys.ranking.ranker import RankerConfig, matrix
+from recsys.ranking.rows import file_cutoff, stack_files
+from recsys.ranking.sampling import LABEL
 from recsys.ranking.train import model_features, train_ranker
 from recsys.retrieval.history import History
 from recsys.retrieval.sources import parse_sources
@@ -105,3 +107,28 @@ def test_the_batch_in_forked_workers_with_blocks_equals_the_frame_s_batch(ranked
     assert len(rows["blocks"]) == len(rows["frame"]) > 2
     for forked, here in zip(rows["blocks"], rows["frame"], strict=True):
         pd.testing.assert_frame_equal(forked, here, check_exact=True)
+
+
+def test_a_week_saved_without_store_features_stacks_and_scores_as_one_with_them(
+    ranked, tmp_path: Path
+) -> None:
+    package, history, reader = ranked
+    ranker = package.ranker
+    customers = np.r_[history.transactions[schema.CUSTOMER_ID].unique()[:120], UNKNOWN]
+    bare = candidates(history, package.union, customers, 30).sample(frac=1.0, random_state=3)
+    bare[LABEL] = (np.arange(len(bare)) % 7 == 0).astype(np.int8)
+    paths = {"bare": tmp_path / "bare.parquet", "joined": tmp_path / "joined.parquet"}
+    bare.to_parquet(paths["bare"], index=False)
+    reader(bare).to_parquet(paths["joined"], index=False)
+    features, vocab = ranker.features, ranker.vocab
+    got, groups = stack_files([paths["bare"]], features, vocab, reader.blocks(features, vocab))
+    want, expected = stack_files([paths["joined"]], features, vocab)
+    assert file_cutoff(paths["bare"]) == history.cutoff
+    np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
+    for name in ("labels", "sizes", "customers"):
+        np.testing.assert_array_equal(getattr(groups, name), getattr(expected, name))
+    week = CandidateWeek(history.cutoff, bare, bare.iloc[:0], package.union, history)
+    joined = week.score(ranker)
+    week.frame, week.store = bare, reader
+    np.testing.assert_array_equal(week.score(ranker), ranker.score(reader(bare)))
+    assert not np.array_equal(joined, week.score(ranker))  # without the store: other scores
