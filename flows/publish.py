@@ -44,13 +44,16 @@ def materialize_task(settings: Settings, cutoff: dt.date, progress: bool) -> dic
 @own_process("rank every customer")
 def batch_task(settings: Settings, key: str, out: str, package_dir: str, progress: bool) -> str:
     """The package's top 12 for every customer -> ``out``; its candidates for serving."""
+    from flows.cluster import chunk_runner
     from recsys.data.lake import Lake
     from recsys.ranking.batch import recommend_everyone
     from recsys.ranking.package import RecommenderPackage
 
     path = fresh(Path(out))
     package = RecommenderPackage.load(Path(package_dir))
-    recs = recommend_everyone(settings, Lake(settings.paths.lake), package, progress)
+    lake = Lake(settings.paths.lake)
+    with chunk_runner(settings) as where:
+        recs = recommend_everyone(settings, lake, package, progress, parallel=where)
     recs.to_parquet(path / RECS, index=False)
     (path / "cutoff.txt").write_text(package.cutoff.isoformat())
     return str(mark_done(path))

@@ -16,6 +16,7 @@ from prefect import flow, task
 
 from flows.batch import batch_recommend
 from flows.clock import StageClock
+from flows.cluster import run_cluster
 from flows.features import build_features
 from flows.options import RunOptions
 from flows.promotion import evaluate_and_gate
@@ -58,13 +59,14 @@ def weekly_retrain(
 
     ``raw_dir`` defaults to ``settings.raw`` (``HM_RAW``); ``as_of`` replays an earlier week;
     ``sources`` replaces the default candidate sources; ``settings`` defaults to the ``HM_*``
-    environment of the process that runs the flow (a deployment's worker).
+    environment of the process that runs the flow (a deployment's worker). With ``HM_DASK``
+    the customer-partitioned stages run on a Dask cluster (:mod:`flows.cluster`).
     """
     settings = settings or Settings()
     options = options or RunOptions()
     raw = raw_dir or (str(settings.raw) if settings.raw else None)
-    with writer(settings):
-        return _run(settings, raw, as_of, sources, options)
+    with writer(settings), run_cluster(settings) as on_cluster:
+        return _run(on_cluster, raw, as_of, sources, options)
 
 
 def _run(

@@ -70,6 +70,12 @@ class Settings(BaseSettings):
         20_000, description="Most buyers the validation week is scored on (a seeded sample)."
     )
     threads: int = Field(2, description="Threads for LightGBM, PyTorch and FAISS.")
+    dask: str | None = Field(
+        None,
+        description="Where customer chunks are ranked: unset = forked processes here; "
+        "`local:N` = a Dask LocalCluster of N worker processes; `tcp://host:8786` = an "
+        "existing Dask scheduler.",
+    )
     serve_refresh_s: float = Field(
         5.0, description="How often the server checks for a new champion or materialization."
     )
@@ -89,6 +95,23 @@ class Settings(BaseSettings):
         if isinstance(value, str) and value.strip().lower() in ("", "all", "none"):
             return None
         return value
+
+    @field_validator("dask", mode="before")
+    @classmethod
+    def _cluster(cls, value: object) -> object:
+        """Unset, ``local:N`` (N >= 1) or a scheduler address (``tcp://``, ``tls://``...)."""
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        text = str(value).strip()
+        if text.startswith("local:"):
+            n = text.removeprefix("local:")
+            if not n.isdigit() or int(n) < 1:
+                raise ValueError(f"HM_DASK={text!r}: expected local:N with N >= 1 workers")
+        elif "://" not in text:
+            raise ValueError(
+                f"HM_DASK={text!r}: expected local:N or a scheduler address like tcp://host:8786"
+            )
+        return text
 
     @cached_property
     def paths(self) -> ProjectHome:

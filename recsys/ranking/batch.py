@@ -11,22 +11,21 @@ the online server, which ranks the same candidates per request.
 What every chunk reads is prepared once (the history grouped by customer, per-article tables,
 the snapshot's key indexes and the ranker's store columns as float32 blocks), so a chunk costs
 its own customers' rows only: store features go from the blocks straight into the ranker's
-matrix, by row index. Chunks run in ``workers`` forked processes (:mod:`recsys.forked`)
-and come back in ascending order.
+matrix, by row index. Chunks run in forked processes or on a Dask cluster's workers
+(:class:`~recsys.parallel.Parallel`) and come back in ascending order.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import partial
 
 import numpy as np
 import pandas as pd
 
 from recsys import schema
 from recsys.data.lake import Lake
-from recsys.forked import ordered_map
+from recsys.parallel import Parallel
 from recsys.ranking.candidate_store import (
     FEATURES,
     RANKER,
@@ -121,7 +120,7 @@ def with_features(
 
 @dataclass(frozen=True)
 class _Ranking:
-    """What every chunk is ranked with (forked workers inherit it, nothing is pickled)."""
+    """What every chunk is ranked with (forked workers inherit it; a cluster gets it once)."""
 
     package: RecommenderPackage
     history: History
@@ -147,12 +146,13 @@ def batch_recommendations(
     options: tuple[int, int, int | None],
     progress: bool = False,
     sink: Callable[[pd.DataFrame], None] | None = None,
-    workers: int = 1,
+    workers: int | Parallel = 1,
 ) -> pd.DataFrame:
     """Top-12 for every customer; ``options`` = (candidates, chunk size, active weeks).
 
     ``sink`` receives each chunk's candidate rows (see :func:`rank_customers`), customers
-    ascending; ``workers`` processes rank chunks side by side (the result does not depend on it).
+    ascending; ``workers`` processes (or a :class:`Parallel`: a cluster's workers) rank chunks
+    side by side (the result does not depend on it).
     """
     from tqdm.auto import tqdm
 
@@ -170,7 +170,8 @@ def batch_recommendations(
         features.blocks(package.ranker.features, package.ranker.vocab)
     job = _Ranking(package, history, features, tables, candidates_k, sink is not None)
     bar = tqdm(total=len(ranked), desc="ranking customers", disable=not progress, unit="cust")
-    for recs, rows in ordered_map(partial(_rank_chunk, job), chunks(ranked, size), workers):
+    where = Parallel(workers) if isinstance(workers, int) else workers
+    for recs, rows in where.map(_rank_chunk, job, chunks(ranked, size)):
         if sink is not None:
             sink(rows)
         parts.append(recs)
@@ -186,9 +187,11 @@ def recommend_everyone(
     package: RecommenderPackage,
     progress: bool = False,
     history: History | None = None,
+    parallel: Parallel | None = None,
 ) -> pd.DataFrame:
     """Top-12 for every customer of the lake, features from the package cutoff's snapshot, as
-    many candidates per customer as the package was trained on.
+    many candidates per customer as the package was trained on; chunks ranked by ``parallel``
+    (default: ``settings.threads`` forked processes).
 
     The ranked customers' candidate rows are written to their :func:`package_store` on the way.
     """
@@ -202,7 +205,14 @@ def recommend_everyone(
     options = (candidates_k, settings.batch_customers, settings.active_weeks)
     writer = CandidateStoreWriter(package_store(settings, package.key()))
     recs = batch_recommendations(
-        package, ids.to_numpy(), history, reader, options, progress, writer.append, settings.threads
+        package,
+        ids.to_numpy(),
+        history,
+        reader,
+        options,
+        progress,
+        writer.append,
+        parallel or Parallel(settings.threads),
     )
     scored = {
         FEATURES: snapshot_version(settings.paths.features, package.cutoff),

@@ -100,12 +100,20 @@ class Ranker:
         default_factory=threading.Lock, init=False, repr=False, compare=False
     )
 
+    def __getstate__(self) -> dict:
+        """Pickled (to a cluster's worker) without its lock and native code: compiled there."""
+        return {k: v for k, v in self.__dict__.items() if k not in ("_compiled", "_lock")}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, _compiled=None, _lock=threading.Lock())
+
     def compiled(self) -> CompiledBooster:
         """The booster's first ``best_iteration`` iterations compiled (once per ranker)."""
         with self._lock:
             if self._compiled is None:
                 whole = self.booster.current_iteration() == self.best_iteration
-                if self.model_file is not None and (whole or not self.best_iteration):
+                on_disk = self.model_file is not None and self.model_file.exists()
+                if on_disk and (whole or not self.best_iteration):
                     self._compiled = compile_file(self.model_file)
                 else:
                     self._compiled = compile_booster(self.booster, self.best_iteration or None)

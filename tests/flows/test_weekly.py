@@ -281,6 +281,33 @@ def test_the_batch_in_forked_workers_equals_the_batch_in_one_process(
         pd.testing.assert_frame_equal(forked, here)
 
 
+def test_the_batch_stage_on_a_local_dask_cluster_equals_the_stage_here(
+    last_week: RunSummary, flow_settings: Settings, tmp_path: Path, monkeypatch
+) -> None:
+    import filecmp
+
+    import recsys.ranking.batch
+    from flows.cluster import run_cluster
+    from flows.publish import RECS, batch_task
+
+    package_dir = str(registry.download_package(flow_settings))
+    stores = {"here": tmp_path / "store_here", "cluster": tmp_path / "store_cluster"}
+    for where in ("here", "cluster"):
+        monkeypatch.setattr(recsys.ranking.batch, "package_store", lambda *_, w=where: stores[w])
+        settings = flow_settings.model_copy(
+            update={"dask": "local:2" if where == "cluster" else None}
+        )
+        with run_cluster(settings) as run:
+            assert (run.dask or "").startswith("tcp://") == (where == "cluster")
+            batch_task.fn(run, "key", str(tmp_path / where), package_dir, False)
+    here, cluster = (pd.read_parquet(tmp_path / w / RECS) for w in ("here", "cluster"))
+    pd.testing.assert_frame_equal(cluster, here, check_exact=True)
+    names = sorted(p.name for p in stores["here"].iterdir())
+    assert names and names == sorted(p.name for p in stores["cluster"].iterdir())
+    _, mismatch, errors = filecmp.cmpfiles(stores["here"], stores["cluster"], names, shallow=False)
+    assert not mismatch and not errors  # the candidate store, byte for byte
+
+
 def test_a_crash_keeps_last_week_live_and_a_rerun_resumes(
     last_week: RunSummary, flow_settings: Settings, monkeypatch, stage_work: StageWork
 ) -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from recsys import schema
 from recsys.data.lake import Lake
+from recsys.parallel import Parallel
 from recsys.ranking.baselines import popular_list
 from recsys.ranking.batch import batch_recommendations, rank_customers
 from recsys.ranking.dataset import CandidateWeek, candidate_week, candidates
@@ -132,3 +133,66 @@ def test_a_week_saved_without_store_features_stacks_and_scores_as_one_with_them(
     week.frame, week.store = bare, reader
     np.testing.assert_array_equal(week.score(ranker), ranker.score(reader(bare)))
     assert not np.array_equal(joined, week.score(ranker))  # without the store: other scores
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A Dask cluster of 2 single-threaded worker processes (and their nannies)."""
+    from distributed import Client, LocalCluster
+
+    local = LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None)
+    with local, Client(local) as client:
+        yield client
+
+
+def test_the_batch_on_a_dask_cluster_equals_the_batch_here(ranked, cluster) -> None:
+    package, history, reader = ranked
+    customers = np.r_[np.unique(history.transactions[schema.CUSTOMER_ID]), UNKNOWN]
+    rows: dict[str, list[pd.DataFrame]] = {"cluster": [], "here": []}
+    options = (30, 97, None)
+    got = batch_recommendations(
+        package,
+        customers,
+        history,
+        reader,
+        options,
+        sink=rows["cluster"].append,
+        workers=Parallel(client=cluster),
+    )
+    want = batch_recommendations(
+        package, customers, history, reader, options, sink=rows["here"].append
+    )
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    assert len(rows["cluster"]) == len(rows["here"]) > 2
+    for remote, here in zip(rows["cluster"], rows["here"], strict=True):
+        pd.testing.assert_frame_equal(remote, here, check_exact=True)
+
+
+def test_a_worker_killed_mid_batch_is_replaced_and_the_batch_is_the_same(ranked, cluster) -> None:
+    import os
+    import signal
+
+    package, history, reader = ranked
+    customers = np.unique(history.transactions[schema.CUSTOMER_ID])
+    options = (30, 23, None)
+    pids = cluster.run(os.getpid)
+    killed: list[int] = []
+
+    def kill_one_worker(_rows: pd.DataFrame) -> None:
+        if not killed:  # after the first chunk is back, others are in flight on both workers
+            killed.append(pids[sorted(pids)[0]])
+            os.kill(killed[0], signal.SIGKILL)
+
+    got = batch_recommendations(
+        package,
+        customers,
+        history,
+        reader,
+        options,
+        sink=kill_one_worker,
+        workers=Parallel(client=cluster),
+    )
+    want = batch_recommendations(package, customers, history, reader, options)
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    cluster.wait_for_workers(2, timeout=60)
+    assert killed and killed[0] not in cluster.run(os.getpid).values()

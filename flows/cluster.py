@@ -1,0 +1,55 @@
+"""The Dask cluster that a run's customer-partitioned stages use (``HM_DASK``).
+
+Unset: no cluster; stages rank their customer chunks in forked processes here. ``local:N``: the
+run starts a ``distributed.LocalCluster`` of N single-threaded worker processes for its length
+(:func:`run_cluster`) and its stages connect to it by address. An address (``tcp://host:8786``)
+names an existing scheduler: the run connects to it and leaves it running. A stage's task
+connects with :func:`chunk_runner` (a stage run outside a flow, ``hm batch`` say, starts a
+``local:N`` cluster of its own).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from recsys.parallel import Parallel
+from recsys.settings import Settings
+
+LOCAL = "local:"
+
+
+def local_workers(settings: Settings) -> int | None:
+    """N of ``HM_DASK=local:N``; None for no cluster or an existing scheduler."""
+    dask = settings.dask or ""
+    return int(dask.removeprefix(LOCAL)) if dask.startswith(LOCAL) else None
+
+
+@contextmanager
+def run_cluster(settings: Settings) -> Iterator[Settings]:
+    """``settings`` for the block's stages: with ``HM_DASK=local:N``, a LocalCluster started for
+    the block and ``dask`` set to its scheduler's address; otherwise ``settings`` unchanged."""
+    workers = local_workers(settings)
+    if workers is None:
+        yield settings
+        return
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        print(f"Dask: a local cluster of {workers} workers at {cluster.scheduler_address}")
+        yield settings.model_copy(update={"dask": cluster.scheduler_address})
+
+
+@contextmanager
+def chunk_runner(settings: Settings) -> Iterator[Parallel]:
+    """Where a stage ranks its customer chunks: on ``HM_DASK``'s cluster through a client of
+    its own, or in ``settings.threads`` forked processes here."""
+    if not settings.dask:
+        yield Parallel(settings.threads)
+        return
+    from distributed import Client
+
+    with run_cluster(settings) as connected, Client(connected.dask) as client:
+        yield Parallel(client=client)
