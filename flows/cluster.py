@@ -53,3 +53,14 @@ def chunk_runner(settings: Settings) -> Iterator[Parallel]:
 
     with run_cluster(settings) as connected, Client(connected.dask) as client:
         yield Parallel(client=client)
+
+
+@contextmanager
+def cluster_chunks(settings: Settings) -> Iterator[tuple[Parallel, int] | None]:
+    """With ``HM_DASK``: (its cluster, ``settings.batch_customers``), the customer chunks a
+    candidate week is retrieved in there; without: None (the week in one piece, here)."""
+    if not settings.dask:
+        yield None
+        return
+    with chunk_runner(settings) as where:
+        yield where, settings.batch_customers

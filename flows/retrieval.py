@@ -19,6 +19,7 @@ from pathlib import Path
 from prefect import flow, task
 
 from flows.cache import cached, fingerprint, fresh, mark_done, stage_dir
+from flows.cluster import cluster_chunks
 from flows.own_process import own_process
 from recsys.ranking.weeks import WeekPlan
 from recsys.retrieval.sources import DEFAULT_SOURCES, SourceSpec, parse_sources, with_home
@@ -66,7 +67,8 @@ def training_week_task(
     path = fresh(Path(out))
     specs = source_specs(settings, sources)
     lake = Lake(settings.paths.lake)
-    frame = train_week(settings, lake, cutoff, specs, fit_store=fit_store)
+    with cluster_chunks(settings) as chunks:
+        frame = train_week(settings, lake, cutoff, specs, fit_store=fit_store, chunks=chunks)
     frame.to_parquet(path / "frame.parquet", index=False)
     return str(mark_done(path))
 
@@ -87,8 +89,9 @@ def validation_week_task(
     from recsys.ranking.weeks import valid_week
 
     path = fresh(Path(out))
-    specs = source_specs(settings, sources)
-    week = valid_week(settings, Lake(settings.paths.lake), cutoff, specs, fit_store=fit_store)
+    specs, lake = source_specs(settings, sources), Lake(settings.paths.lake)
+    with cluster_chunks(settings) as chunks:
+        week = valid_week(settings, lake, cutoff, specs, fit_store=fit_store, chunks=chunks)
     return str(mark_done(save_week(week, path)))
 
 

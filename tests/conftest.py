@@ -169,3 +169,13 @@ def hm_serve(env: dict[str, str], timeout_s: float = 120) -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(30)
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    """A client of a Dask cluster of 2 single-threaded worker processes (and their nannies)."""
+    from distributed import Client, LocalCluster
+
+    local = LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None)
+    with local, Client(local) as client:
+        yield client

@@ -22,6 +22,7 @@ import pandas as pd
 
 from recsys import schema
 from recsys.data.lake import Lake
+from recsys.parallel import Parallel
 from recsys.ranking.interactions import InteractionTables, interaction_features
 from recsys.ranking.member_lists import MemberLists, load_lists, save_lists
 from recsys.ranking.sampling import LABEL
@@ -100,6 +101,7 @@ def candidate_week(
     fit_store: Path | None = None,
     keep: int | None = None,
     workers: int = 1,
+    chunks: tuple[Parallel, int] | None = None,
 ) -> CandidateWeek:
     """Fit the sources before ``cutoff`` and build the week's labelled candidates.
 
@@ -107,20 +109,58 @@ def candidate_week(
     customer to score a week whose purchases are unknown (then every label is 0). With
     ``fit_store`` a union fitted on the same history before is loaded from there instead.
     ``keep``: also keep each member's own top ``keep`` for those customers (``sources``).
-    ``workers``: processes that fit the union's members side by side.
+    ``workers``: processes that fit the union's members side by side. ``chunks`` = (where,
+    size): retrieve and featurise customer chunks of ``size`` there (a Dask cluster, say), in
+    order; the frame is the same wherever the chunks ran.
     """
     history = load_history(lake, cutoff)
     truth = target_week(lake, cutoff)
     union, _ = fit_or_load_union(history, specs, fit_store, progress, workers)
     asked = truth[schema.CUSTOMER_ID].unique() if customers is None else customers
-    asked, lists = np.asarray(asked, dtype=np.int64), None
-    if keep is None:
-        frame = candidates(history, union, asked, k)
-    else:
-        found, own = union.retrieve_with_lists(asked, k, keep)
-        frame, lists = with_interactions(history, found), MemberLists(own, keep)
+    asked = np.unique(np.asarray(asked, dtype=np.int64))
+    where, size = chunks or (Parallel(1), max(1, len(asked)))
+    tables = InteractionTables.build(history, by_customer=len(asked) > size)  # many chunks
+    job = _WeekChunks(history, union, tables, k, keep)
+    slices = [asked[i : i + size] for i in range(0, len(asked), size)] or [asked]
+    parts = list(where.map(_week_chunk, job, slices))
+    frame = _concat([f for f, _ in parts])
+    lists = None if keep is None else MemberLists(_member_lists(parts, union), keep)
     frame[LABEL] = label(frame, truth)
     return CandidateWeek(cutoff, frame, truth, union, history, lists)
+
+
+@dataclass(frozen=True)
+class _WeekChunks:
+    """What every customer chunk of a week is retrieved and featurised with."""
+
+    history: History
+    union: UnionRetriever
+    tables: InteractionTables
+    k: int
+    keep: int | None
+
+
+def _week_chunk(
+    job: _WeekChunks, chunk: np.ndarray
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame] | None]:
+    """One chunk's candidates with interaction features (and, with ``keep``, member lists)."""
+    if job.keep is None:
+        return candidates(job.history, job.union, chunk, job.k, job.tables), None
+    found, own = job.union.retrieve_with_lists(chunk, job.k, job.keep)
+    return with_interactions(job.history, found, job.tables), own
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Consecutive chunks' frames as one (index 0..n-1)."""
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def _member_lists(
+    parts: list[tuple[pd.DataFrame, dict[str, pd.DataFrame] | None]], union: UnionRetriever
+) -> dict[str, pd.DataFrame]:
+    """Each member's lists of consecutive chunks as one frame per member."""
+    owns = [own for _, own in parts if own is not None]
+    return {n: _concat([own[n] for own in owns]) for n in union.source_names}
 
 
 def union_columns(source_names: Sequence[str]) -> list[str]:

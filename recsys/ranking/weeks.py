@@ -12,6 +12,7 @@ import pandas as pd
 
 from recsys.data.lake import Lake
 from recsys.features.cutoffs import default_cutoffs, last_closed_tuesday
+from recsys.parallel import Parallel
 from recsys.ranking.dataset import CandidateWeek, candidate_week
 from recsys.ranking.features import SnapshotFeatures, add_store_features
 from recsys.ranking.sampling import Strategy, sample_negatives
@@ -61,6 +62,7 @@ def featurised_week(
     sampling: tuple[Strategy, int, int] | None = None,
     fit_store: Path | None = None,
     keep: int | None = None,
+    chunks: tuple[Parallel, int] | None = None,
 ) -> CandidateWeek:
     """A candidate week with the Feast customer and article features joined point in time.
 
@@ -68,9 +70,11 @@ def featurised_week(
     features are joined, so a training week never holds every candidate's features at once.
     ``fit_store``: where fitted unions are kept and reused (:mod:`recsys.retrieval.fit_cache`).
     ``keep``: also keep each source's own top ``keep`` (:mod:`recsys.ranking.member_lists`).
+    ``chunks``: where and in what customer chunks candidates are retrieved (see
+    :func:`~recsys.ranking.dataset.candidate_week`).
     """
     week = candidate_week(
-        lake, cutoff, specs, k, customers, progress, fit_store, keep, settings.threads
+        lake, cutoff, specs, k, customers, progress, fit_store, keep, settings.threads, chunks
     )
     if sampling is not None:
         week.frame = sample_negatives(week.frame, *sampling)
@@ -96,6 +100,7 @@ def train_week(
     specs: Sequence[SourceSpec],
     progress: bool = False,
     fit_store: Path | None = None,
+    chunks: tuple[Parallel, int] | None = None,
 ) -> pd.DataFrame:
     """The training rows of the week from ``cutoff``: at most ``HM_TRAIN_CUSTOMERS`` of its
     buyers, negatives sampled before the store features are joined (seeded by the cutoff, so a
@@ -103,8 +108,9 @@ def train_week(
     seed = settings.seed + cutoff.toordinal()
     sampling = (settings.sampling, settings.negatives, seed)
     buyers = sample_buyers(lake, cutoff, settings.train_customers, seed)
+    k = settings.candidates
     week = featurised_week(
-        settings, lake, cutoff, specs, settings.candidates, buyers, progress, sampling, fit_store
+        settings, lake, cutoff, specs, k, buyers, progress, sampling, fit_store, chunks=chunks
     )
     return week.frame
 
@@ -116,6 +122,7 @@ def valid_week(
     specs: Sequence[SourceSpec],
     progress: bool = False,
     fit_store: Path | None = None,
+    chunks: tuple[Parallel, int] | None = None,
 ) -> CandidateWeek:
     """Every candidate of (at most ``HM_VALID_CUSTOMERS``) buyers; truth cut to those buyers;
     each source's own top ``HM_CANDIDATES`` kept for evaluation.
@@ -128,7 +135,8 @@ def valid_week(
 
     asked = sample_buyers(lake, cutoff, settings.valid_customers, settings.seed)
     k = settings.candidates
-    week = candidate_week(lake, cutoff, specs, k, asked, progress, fit_store, k, settings.threads)
+    threads = settings.threads
+    week = candidate_week(lake, cutoff, specs, k, asked, progress, fit_store, k, threads, chunks)
     week.truth = week.truth[week.truth[schema.CUSTOMER_ID].isin(asked)]
     week.store = SnapshotFeatures(settings, cutoff)
     return week

@@ -135,16 +135,6 @@ def test_a_week_saved_without_store_features_stacks_and_scores_as_one_with_them(
     assert not np.array_equal(joined, week.score(ranker))  # without the store: other scores
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    """A Dask cluster of 2 single-threaded worker processes (and their nannies)."""
-    from distributed import Client, LocalCluster
-
-    local = LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None)
-    with local, Client(local) as client:
-        yield client
-
-
 def test_the_batch_on_a_dask_cluster_equals_the_batch_here(ranked, cluster) -> None:
     package, history, reader = ranked
     customers = np.r_[np.unique(history.transactions[schema.CUSTOMER_ID]), UNKNOWN]
@@ -196,3 +186,20 @@ def test_a_worker_killed_mid_batch_is_replaced_and_the_batch_is_the_same(ranked,
     pd.testing.assert_frame_equal(got, want, check_exact=True)
     cluster.wait_for_workers(2, timeout=60)
     assert killed and killed[0] not in cluster.run(os.getpid).values()
+
+
+@pytest.mark.parametrize("keep", [None, 30])
+def test_a_candidate_week_in_chunks_on_a_cluster_equals_the_week_in_one_piece(
+    tiny_lake: Lake, cutoff: dt.date, cluster, keep
+) -> None:
+    whole = candidate_week(tiny_lake, cutoff, SPECS, 30, keep=keep)
+    on_cluster = (Parallel(client=cluster), 47)
+    chunked = candidate_week(tiny_lake, cutoff, SPECS, 30, keep=keep, chunks=on_cluster)
+    assert whole.frame[schema.CUSTOMER_ID].nunique() > 3 * 47  # several chunks
+    pd.testing.assert_frame_equal(chunked.frame, whole.frame, check_exact=True)
+    if keep is None:
+        assert chunked.sources is None and whole.sources is None
+        return
+    assert list(chunked.sources.lists) == list(whole.sources.lists)
+    for name, frame in whole.sources.lists.items():
+        pd.testing.assert_frame_equal(chunked.sources.lists[name], frame, check_exact=True)
