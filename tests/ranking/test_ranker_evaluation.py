@@ -84,3 +84,14 @@ def test_history_weeks_cover_every_window_evaluation_reads() -> None:
     assert history_weeks(None) == 4  # the repurchase baseline's 28 days
     assert history_weeks(2) == 4
     assert history_weeks(12) == 12
+
+
+def test_the_default_union_survives_a_trip_to_a_cluster_worker(
+    stored: Path, tiny_lake: Lake, cutoff: dt.date
+) -> None:
+    from distributed.protocol import pickle as dask_pickle
+
+    week = load_week(tiny_lake, cutoff, stored)
+    copy = dask_pickle.loads(dask_pickle.dumps(week.union))  # as Client.scatter ships it
+    buyers = week.truth[schema.CUSTOMER_ID].unique()
+    pd.testing.assert_frame_equal(copy.retrieve(buyers, K), week.union.retrieve(buyers, K))
