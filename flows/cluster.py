@@ -10,6 +10,7 @@ connects with :func:`chunk_runner` (a stage run outside a flow, ``hm batch`` say
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -17,6 +18,19 @@ from recsys.parallel import Parallel
 from recsys.settings import Settings
 
 LOCAL = "local:"
+DASK_LOG_LEVEL = logging.WARNING  # Dask's INFO lines (every client, every connection) are noise
+
+
+@contextmanager
+def quiet_dask() -> Iterator[None]:
+    """Dask's own loggers at :data:`DASK_LOG_LEVEL` for the block (warnings and errors shown)."""
+    logger = logging.getLogger("distributed")
+    before = logger.level
+    logger.setLevel(max(before, DASK_LOG_LEVEL))
+    try:
+        yield
+    finally:
+        logger.setLevel(before)
 
 
 def local_workers(settings: Settings) -> int | None:
@@ -35,9 +49,12 @@ def run_cluster(settings: Settings) -> Iterator[Settings]:
         return
     from distributed import LocalCluster
 
-    with LocalCluster(
-        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as cluster:
+    with (
+        quiet_dask(),
+        LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+    ):
         print(f"Dask: a local cluster of {workers} workers at {cluster.scheduler_address}")
         yield settings.model_copy(update={"dask": cluster.scheduler_address})
 
@@ -51,7 +68,13 @@ def chunk_runner(settings: Settings) -> Iterator[Parallel]:
         return
     from distributed import Client
 
-    with run_cluster(settings) as connected, Client(connected.dask) as client:
+    # not the default client: dask work the stage does not hand over (Feast's dataframes)
+    # keeps running here, where the home's files are
+    with (
+        quiet_dask(),
+        run_cluster(settings) as connected,
+        Client(connected.dask, set_as_default=False) as client,
+    ):
         yield Parallel(client=client)
 
 

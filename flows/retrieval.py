@@ -111,7 +111,9 @@ def serving_union_task(
 
     path = fresh(Path(out))
     specs, lake = source_specs(settings, sources), Lake(settings.paths.lake)
-    fit_serving_union(lake, cutoff, specs, path, fit_store=fit_store, workers=settings.threads)
+    with cluster_chunks(settings) as chunks:
+        fitters = chunks[0] if chunks else settings.threads  # a task per member on a cluster
+        fit_serving_union(lake, cutoff, specs, path, fit_store=fit_store, workers=fitters)
     return str(mark_done(path))
 
 

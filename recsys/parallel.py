@@ -71,4 +71,6 @@ def cluster_map(
         while pending:
             yield pending.popleft().result()
     finally:
-        client.cancel([*pending, ref])
+        if pending:  # left early (an error): stop what is still queued
+            client.cancel(list(pending))
+        ref.release()

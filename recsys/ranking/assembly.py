@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from recsys.data.lake import Lake
+from recsys.parallel import Parallel
 from recsys.ranking.features import SERVICE
 from recsys.ranking.package import RecommenderPackage
 from recsys.ranking.ranker import Ranker
@@ -25,7 +26,7 @@ def fit_serving_union(
     out: Path,
     progress: bool = False,
     fit_store: Path | None = None,
-    workers: int = 1,
+    workers: int | Parallel = 1,
 ) -> Path:
     """The union fitted on everything before ``cutoff`` (loaded from ``fit_store`` when fitted
     there on the same history; else fitted by ``workers`` processes) and the week's best

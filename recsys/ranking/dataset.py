@@ -111,11 +111,13 @@ def candidate_week(
     ``keep``: also keep each member's own top ``keep`` for those customers (``sources``).
     ``workers``: processes that fit the union's members side by side. ``chunks`` = (where,
     size): retrieve and featurise customer chunks of ``size`` there (a Dask cluster, say), in
-    order; the frame is the same wherever the chunks ran.
+    order; the frame is the same wherever the chunks ran. On a cluster, the members are
+    fitted there too, a task each.
     """
     history = load_history(lake, cutoff)
     truth = target_week(lake, cutoff)
-    union, _ = fit_or_load_union(history, specs, fit_store, progress, workers)
+    fitters = chunks[0] if chunks and chunks[0].client else workers  # a cluster fits too
+    union, _ = fit_or_load_union(history, specs, fit_store, progress, fitters)
     asked = truth[schema.CUSTOMER_ID].unique() if customers is None else customers
     asked = np.unique(np.asarray(asked, dtype=np.int64))
     where, size = chunks or (Parallel(1), max(1, len(asked)))

@@ -12,6 +12,7 @@ import pandas as pd
 
 from recsys import schema
 from recsys.evaluation.recall import DEFAULT_KS, recall_table
+from recsys.parallel import Parallel
 from recsys.retrieval.base import Retriever
 from recsys.retrieval.history import History
 from recsys.retrieval.member_fits import fit_members
@@ -35,7 +36,10 @@ class RetrievalEvaluation:
 
 
 def fit_union(
-    history: History, specs: Sequence[SourceSpec], progress: bool = False, workers: int = 1
+    history: History,
+    specs: Sequence[SourceSpec],
+    progress: bool = False,
+    workers: int | Parallel = 1,
 ) -> tuple[UnionRetriever, dict[str, float]]:
     """Fit every member once (timed; ``workers`` processes side by side); the union is
     assembled from the fitted members."""

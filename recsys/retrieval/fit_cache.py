@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from recsys.parallel import Parallel
 from recsys.retrieval.code_digest import code_fingerprint
 from recsys.retrieval.evaluate import fit_union
 from recsys.retrieval.history import History
@@ -64,7 +65,7 @@ def fit_or_load_union(
     specs: Sequence[SourceSpec],
     store: Path | None,
     progress: bool = False,
-    workers: int = 1,
+    workers: int | Parallel = 1,
 ) -> tuple[UnionRetriever, dict[str, float]]:
     """The union fitted on ``history``, loaded from ``store`` when it was fitted there before
     (then no fit times), else fitted (``workers`` processes) and saved there; no ``store``:

@@ -8,6 +8,10 @@ them to a temporary folder, from which they are loaded here. Every process runs 
 so ``workers`` processes use ``workers`` cores. At full H&M scale the two-tower alone outweighs
 all other members together: the union's fit then takes as long as the two-tower's instead of the
 sum of all of them.
+
+On a Dask cluster (``workers`` a :class:`~recsys.parallel.Parallel` with a client) each member
+is a task: the history is scattered to the workers once, each fits one member single-threaded
+and hands it back, in the specs' order.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from pathlib import Path
 from threadpoolctl import threadpool_limits
 
 from recsys.forked import forked_pool
+from recsys.parallel import Parallel
 from recsys.retrieval.base import Retriever
 from recsys.retrieval.history import History
 from recsys.retrieval.registry import load_retriever, retriever_class
@@ -50,11 +55,16 @@ def weight(spec: SourceSpec) -> float:
 def fit_members(
     history: History,
     specs: Sequence[SourceSpec],
-    workers: int = 1,
+    workers: int | Parallel = 1,
     done: Callable[[str], None] | None = None,
 ) -> Fitted:
     """Every member of ``specs`` fitted on ``history`` with its fit seconds, by name; ``done``
-    is called with each member's name as it is ready."""
+    is called with each member's name as it is ready. ``workers``: processes here, or a
+    :class:`Parallel` (on a cluster: a task per member)."""
+    if isinstance(workers, Parallel):
+        if workers.client is not None:
+            return fit_on_cluster(workers, history, specs, done)
+        workers = workers.workers
     groups = fit_groups(specs, workers)
     if len(groups) == 1:
         return fit_here(history, groups[0], done)
@@ -95,3 +105,28 @@ def fit_and_save(history: History, folder: Path, specs: list[SourceSpec]) -> lis
         member.save(folder / name)
         saved.append((name, seconds))
     return saved
+
+
+def fit_on_cluster(
+    where: Parallel,
+    history: History,
+    specs: Sequence[SourceSpec],
+    done: Callable[[str], None] | None = None,
+) -> Fitted:
+    """Each member fitted by a task of its own on ``where``'s cluster, in ``specs`` order."""
+    fitted: Fitted = {}
+    for spec, (member, seconds) in zip(specs, where.map(fit_alone, history, specs), strict=True):
+        fitted[spec.name] = (member, seconds)
+        if done is not None:
+            done(spec.name)
+    return fitted
+
+
+def fit_alone(history: History, spec: SourceSpec) -> tuple[Retriever, float]:
+    """(On a worker) one member fitted single-threaded, as a forked worker fits it."""
+    import sys
+
+    with threadpool_limits(1):
+        if "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(1)
+        return fit_here(history, [spec])[spec.name]

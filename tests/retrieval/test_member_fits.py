@@ -99,3 +99,23 @@ def test_a_union_fitted_side_by_side_answers_as_one_fitted_in_turn(history: Hist
         pd.testing.assert_frame_equal(
             apart.members[name].retrieve(customers, 50), alone.members[name].retrieve(customers, 50)
         )
+
+
+def test_a_union_fitted_on_a_dask_cluster_answers_as_one_fitted_here(
+    history: History, cluster
+) -> None:
+    from recsys.parallel import Parallel
+
+    specs = list(DEFAULT_SOURCES)
+    seen: list[str] = []
+    remote, remote_s = fit_union(history, specs, workers=Parallel(client=cluster))
+    here, _ = fit_union(history, specs, workers=1)
+    assert list(remote.members) == [s.name for s in specs] and set(remote_s) == set(remote.members)
+    fit_members(history, specs[:2], Parallel(client=cluster), done=seen.append)
+    assert seen == [s.name for s in specs[:2]]
+    customers = np.r_[np.unique(history.transactions[schema.CUSTOMER_ID].to_numpy())[:300], 10**12]
+    pd.testing.assert_frame_equal(remote.retrieve(customers, 100), here.retrieve(customers, 100))
+    for name in remote.members:
+        pd.testing.assert_frame_equal(
+            remote.members[name].retrieve(customers, 50), here.members[name].retrieve(customers, 50)
+        )
