@@ -135,10 +135,14 @@ def fit_ranker(
     features = model_features(saved_source_names(valid / "union"))
     vocab = learn_file_vocab(train)
     frame = valid / "frame.parquet"
-    store = SnapshotFeatures(settings, file_cutoff(frame))
+
+    def stack_valid() -> tuple[np.ndarray, Groups]:  # the snapshot is freed once placed
+        store = SnapshotFeatures(settings, file_cutoff(frame))
+        return stack_files([frame], features, vocab, store.blocks(features, vocab))
+
     return fit_stacked(
         lambda: stack_files(train, features, vocab),
-        lambda: stack_files([frame], features, vocab, store.blocks(features, vocab)),
+        stack_valid,
         pd.read_parquet(valid / "truth.parquet"),
         features,
         vocab,
