@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 from prefect import flow, task
 
 from flows.cache import cached, fingerprint, fresh, mark_done, stage_dir
+from flows.cluster import cluster_chunks
 from flows.own_process import own_process
 from flows.retrieval import CandidateWeeks
 from recsys.settings import Settings
@@ -30,7 +31,8 @@ def fit_ranker_task(
 
     path = fresh(Path(out))
     train, week = [Path(p) / "frame.parquet" for p in weeks.train], Path(weeks.valid)
-    fit_ranker(settings, train, week).save(path)
+    with cluster_chunks(settings) as chunks:  # a large training set trains on the cluster
+        fit_ranker(settings, train, week, where=chunks[0] if chunks else None).save(path)
     if binary:
         fit_ranker(settings, train, week, "binary").save(path / BINARY)
     rows = sum(pq.read_metadata(p).num_rows for p in train)

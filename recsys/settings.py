@@ -76,6 +76,12 @@ class Settings(BaseSettings):
         "`local:N` = a Dask LocalCluster of N worker processes; `tcp://host:8786` = an "
         "existing Dask scheduler.",
     )
+    dask_train_gib: float = Field(
+        8.0,
+        gt=0,
+        description="With HM_DASK, the ranker trains on the cluster (lightgbm.dask) when its "
+        "training matrix is larger than this many GiB; else in the stage's process.",
+    )
     serve_refresh_s: float = Field(
         5.0, description="How often the server checks for a new champion or materialization."
     )

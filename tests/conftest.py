@@ -173,9 +173,14 @@ def hm_serve(env: dict[str, str], timeout_s: float = 120) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def cluster():
-    """A client of a Dask cluster of 2 single-threaded worker processes (and their nannies)."""
+    """A client of a Dask cluster of 2 single-threaded worker processes (and their nannies).
+
+    Not Dask's default client, as the loop's own are not: a process forked while a default
+    client exists (every stage of the loop) would hand Feast's dataframes to a client whose
+    connection lives only in its parent, and wait forever.
+    """
     from distributed import Client, LocalCluster
 
     local = LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None)
-    with local, Client(local) as client:
+    with local, Client(local, set_as_default=False) as client:
         yield client

@@ -11,7 +11,9 @@ import pandas as pd
 
 from recsys import schema
 from recsys.evaluation.metrics import truth_sizes
+from recsys.parallel import Parallel
 from recsys.ranking.dataset import saved_source_names, union_columns
+from recsys.ranking.distributed import fit_on_cluster, training_bytes
 from recsys.ranking.features import SnapshotFeatures, store_feature_names
 from recsys.ranking.interactions import feature_names
 from recsys.ranking.ranker import Ranker, RankerConfig
@@ -124,12 +126,15 @@ def fit_ranker(
     train: Sequence[Path],
     valid: Path,
     objective: Literal["lambdarank", "binary"] = "lambdarank",
+    where: Parallel | None = None,
 ) -> Ranker:
     """LightGBM on the training weeks' frames (``frame.parquet`` files), early-stopped on the
     MAP@12 of the validation week saved under ``valid``; reads only the columns it uses.
 
     The validation week's store features are placed from its cutoff's snapshot (it is saved
-    without them, see :func:`~recsys.ranking.weeks.valid_week`).
+    without them, see :func:`~recsys.ranking.weeks.valid_week`). On a cluster (``where``), a
+    LambdaRank training matrix larger than ``HM_DASK_TRAIN_GIB`` trains across its workers
+    (:mod:`recsys.ranking.distributed`).
     """
     config = RankerConfig(objective=objective, seed=settings.seed, threads=settings.threads)
     features = model_features(saved_source_names(valid / "union"))
@@ -140,10 +145,14 @@ def fit_ranker(
         store = SnapshotFeatures(settings, file_cutoff(frame))
         return stack_files([frame], features, vocab, store.blocks(features, vocab))
 
+    truth = pd.read_parquet(valid / "truth.parquet")
+    cluster = where.client if where is not None and objective == "lambdarank" else None
+    if cluster is not None and training_bytes(train, features) > settings.dask_train_gib * 2**30:
+        return fit_on_cluster(cluster, train, stack_valid, truth, features, vocab, config)
     return fit_stacked(
         lambda: stack_files(train, features, vocab),
         stack_valid,
-        pd.read_parquet(valid / "truth.parquet"),
+        truth,
         features,
         vocab,
         config,

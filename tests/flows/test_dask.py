@@ -57,3 +57,24 @@ def test_the_loop_on_a_local_dask_cluster_writes_what_it_writes_here(
     assert store_files(cluster) == store_files(here)
     submissions = [Path(s.batch.path).read_bytes() for s in (at_home, on_cluster)]
     assert submissions[0] == submissions[1]
+
+
+def test_a_training_set_over_the_limit_trains_on_the_cluster(
+    tmp_path_factory: pytest.TempPathFactory, published_home: Path, prefect_server: None, cluster
+) -> None:
+    from recsys.parallel import Parallel
+    from recsys.ranking.train import fit_ranker
+
+    home = tmp_path_factory.mktemp("limit") / "home"
+    shutil.copytree(published_home, home)
+    settings = tiny_run_settings(home)
+    weekly_retrain(as_of=LAST_WEEK, sources=SOURCES, settings=settings)
+    runs = settings.paths.runs
+    train = sorted(runs.glob("train_week/*/frame.parquet"))
+    [valid] = [p.parent for p in runs.glob("valid_week/*/frame.parquet")]
+    here = fit_ranker(settings, train, valid, where=Parallel(client=cluster))  # under the limit
+    tiny = settings.model_copy(update={"dask_train_gib": 1e-9})
+    remote = fit_ranker(tiny, train, valid, where=Parallel(client=cluster))
+    assert remote.features == here.features and remote.vocab == here.vocab
+    assert remote.booster.model_to_string() != here.booster.model_to_string()
+    assert max(remote.curve) == pytest.approx(max(here.curve), abs=0.05)
