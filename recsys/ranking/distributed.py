@@ -11,7 +11,7 @@ across the workers (it does not stop early); the best iteration is then chosen h
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,13 +20,11 @@ import pandas as pd
 
 from recsys import schema
 from recsys.ranking.ranker import Ranker, RankerConfig
-from recsys.ranking.rows import Groups, stack_files, week_files
-from recsys.ranking.stopping import GroupedMap
+from recsys.ranking.rows import Stacked, stack_files, week_files
+from recsys.ranking.stopping import GroupedMap, bought_counts
 
 if TYPE_CHECKING:
     from distributed import Client
-
-Stacked = Callable[[], tuple[np.ndarray, Groups]]
 
 
 def training_bytes(paths: Sequence[Path], features: list[str]) -> int:
@@ -77,8 +75,6 @@ def best_iteration(
 ) -> tuple[int, list[float]]:
     """(best iteration, MAP@12 after each tree up to the stop) on the ``valid`` rows, as
     :func:`lightgbm.early_stopping` with ``patience`` rounds would find it."""
-    from recsys.ranking.train import bought_counts
-
     x, groups = valid()
     n_buyers = truth[schema.CUSTOMER_ID].nunique()
     metric = GroupedMap.prepare(

@@ -9,7 +9,7 @@ each holds cutoffs of its own), at the cost of the matrix plus a few columns of 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +38,9 @@ class Groups:
     def ids(self) -> np.ndarray:
         """The 0-based group id of each row."""
         return np.repeat(np.arange(len(self.sizes)), self.sizes)
+
+
+Stacked = Callable[[], tuple[np.ndarray, Groups]]  # builds a feature matrix and its groups
 
 
 @dataclass(frozen=True)

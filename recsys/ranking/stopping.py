@@ -13,7 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
+from recsys.evaluation.metrics import truth_sizes
 from recsys.schema import K
 
 
@@ -75,3 +77,8 @@ class GroupedMap:
         sums = np.bincount(g, weights=precision, minlength=len(den)).astype(np.float64)
         ap = np.divide(sums, den, out=np.zeros_like(sums), where=den > 0)
         return float(ap.sum() / max(self.n_buyers, 1))
+
+
+def bought_counts(customers: np.ndarray, truth: pd.DataFrame) -> np.ndarray:
+    """Per customer of ``customers``, the number of distinct articles bought in ``truth``."""
+    return truth_sizes(truth).reindex(customers, fill_value=0).to_numpy(np.float64)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -10,24 +10,25 @@ import numpy as np
 import pandas as pd
 
 from recsys import schema
-from recsys.evaluation.metrics import truth_sizes
 from recsys.parallel import Parallel
 from recsys.ranking.dataset import saved_source_names, union_columns
 from recsys.ranking.distributed import fit_on_cluster, training_bytes
 from recsys.ranking.features import SnapshotFeatures, store_feature_names
 from recsys.ranking.interactions import feature_names
 from recsys.ranking.ranker import Ranker, RankerConfig
-from recsys.ranking.rows import Groups, file_cutoff, learn_file_vocab, stack_files, stack_frame
-from recsys.ranking.stopping import GroupedMap
+from recsys.ranking.rows import (
+    Groups,
+    Stacked,
+    file_cutoff,
+    learn_file_vocab,
+    stack_files,
+    stack_frame,
+)
+from recsys.ranking.stopping import GroupedMap, bought_counts
 from recsys.ranking.vocab import learn_vocab
 from recsys.settings import Settings
 
 METRIC = "map@12"
-
-
-def bought_counts(customers: np.ndarray, truth: pd.DataFrame) -> np.ndarray:
-    """Per customer of ``customers``, the number of distinct articles bought in ``truth``."""
-    return truth_sizes(truth).reindex(customers, fill_value=0).to_numpy(np.float64)
 
 
 def map_metric(valid: Groups, truth: pd.DataFrame):
@@ -40,9 +41,6 @@ def map_metric(valid: Groups, truth: pd.DataFrame):
         return METRIC, metric(preds), True
 
     return feval
-
-
-Stacked = Callable[[], tuple[np.ndarray, Groups]]  # builds a feature matrix and its groups
 
 
 def datasets(train: Stacked, valid: Stacked, features: list[str], config: RankerConfig):

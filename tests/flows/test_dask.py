@@ -37,6 +37,12 @@ def store_files(settings: Settings) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(store.glob("*.bin"))}
 
 
+def answer_files(settings: Settings) -> dict[str, bytes]:
+    """The bytes of the answers ranked ahead (every customer's list, ids and lengths)."""
+    [folder] = [p for p in settings.paths.answers.iterdir() if p.is_dir() and not p.is_symlink()]
+    return {p.name: p.read_bytes() for p in sorted(folder.glob("*.npy"))}
+
+
 @pytest.mark.slow
 def test_the_loop_on_a_local_dask_cluster_writes_what_it_writes_here(
     tmp_path_factory: pytest.TempPathFactory, published_home: Path, prefect_server: None
@@ -55,6 +61,8 @@ def test_the_loop_on_a_local_dask_cluster_writes_what_it_writes_here(
     for name, frame in want.items():
         pd.testing.assert_frame_equal(got[name], frame, check_exact=True, obj=name)
     assert store_files(cluster) == store_files(here)
+    answers = answer_files(here)
+    assert answers and answer_files(cluster) == answers
     submissions = [Path(s.batch.path).read_bytes() for s in (at_home, on_cluster)]
     assert submissions[0] == submissions[1]
 
