@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import resource
 import signal
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +16,13 @@ from flows.own_process import StageProcessDied, in_own_process, own_process
 
 
 class _TwoArgs(Exception):
-    """An error whose class cannot be rebuilt from its args by pickle."""
+    """An error that cannot cross processes: its state holds a lock. (Its two-argument
+    ``__init__`` alone no longer stops it: once ``distributed`` is imported, tblib rebuilds
+    exceptions from their args and state, whatever their ``__init__``.)"""
 
     def __init__(self, what: str, rows: int) -> None:
         super().__init__(f"{what}: {rows} rows")
+        self.guard = threading.Lock()
 
 
 def _pid_and(value: int) -> tuple[int, int]:
