@@ -19,10 +19,9 @@ from tests.flows.test_weekly import LAST_WEEK
 def outputs(settings: Settings) -> dict[str, pd.DataFrame]:
     """The run's training weeks, validation week, member lists and batch, by name."""
     runs = settings.paths.runs
-    frames = {}
-    for path in sorted(runs.glob("train_week/*/frame.parquet")):
-        frame = pd.read_parquet(path)
-        frames[f"train {frame[CUTOFF].iloc[0].date()}"] = frame
+    weeks = [pd.read_parquet(path) for path in runs.glob("train_week/*/frame.parquet")]
+    frames = {f"train {w[CUTOFF].iloc[0].date()}": w for w in weeks}  # folders: by key, not date
+    frames = dict(sorted(frames.items()))
     for name in ("frame", "truth", "sources"):
         [path] = runs.glob(f"valid_week/*/{name}.parquet")
         frames[f"valid {name}"] = pd.read_parquet(path)
