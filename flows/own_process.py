@@ -14,6 +14,11 @@ it inherited (SQLAlchemy pools: MLflow's store) so it opens its own, and ends it
 parent dies. An exception raised in the child is raised again in the parent with the child's
 traceback as a note; a child that dies without an answer (killed by the kernel's out-of-memory
 killer, say) raises :class:`StageProcessDied`.
+
+On a Dask worker (a stage task a ``DaskTaskRunner`` placed there) the task's thread hands its
+slot back to the worker while the stage runs (``distributed.secede``): the stage's own chunks
+may need that worker. A worker process started as a daemon cannot fork: there the stage runs
+in the worker's process itself.
 """
 
 from __future__ import annotations
@@ -24,10 +29,12 @@ import multiprocessing as mp
 import os
 import pickle
 import signal
+import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from typing import Any, TypeVar
 
@@ -64,6 +71,34 @@ def own_process(stage: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
 
 def in_own_process(stage: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """``function(*args, **kwargs)`` run in a forked child process; its result, or its error."""
+    with _worker_slot_freed():
+        if mp.current_process().daemon:  # a daemonic Dask worker may not have children
+            return function(*args, **kwargs)
+        return _forked(stage, function, *args, **kwargs)
+
+
+@contextmanager
+def _worker_slot_freed() -> Iterator[None]:
+    """On a Dask worker's task thread: the thread leaves the worker's pool for the block (the
+    worker runs other tasks meanwhile) and joins it again after; elsewhere nothing."""
+    if "distributed" not in sys.modules:
+        yield
+        return
+    from distributed import rejoin, secede
+    from distributed.worker import thread_state
+
+    if getattr(thread_state, "key", None) is None:
+        yield
+        return
+    secede()
+    try:
+        yield
+    finally:
+        rejoin()
+
+
+def _forked(stage: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``function(*args, **kwargs)`` in a child forked for it (see the module's docstring)."""
     context = mp.get_context("fork")
     receive, send = context.Pipe(duplex=False)
     child = context.Process(target=_child, args=(send, function, args, kwargs), name=stage)

@@ -19,7 +19,7 @@ from pathlib import Path
 from prefect import flow, task
 
 from flows.cache import cached, fingerprint, fresh, mark_done, stage_dir
-from flows.cluster import cluster_chunks
+from flows.cluster import cluster_chunks, run_together
 from flows.own_process import own_process
 from recsys.ranking.weeks import WeekPlan
 from recsys.retrieval.sources import DEFAULT_SOURCES, SourceSpec, parse_sources, with_home
@@ -133,7 +133,9 @@ def train_retrievers(
     """Candidate weeks for training and validation and the serving union (cached per week).
 
     A training or validation week is keyed on the lake's content up to the end of the week it
-    labels: when next week arrives, the weeks both runs use are reused, not rebuilt.
+    labels: when next week arrives, the weeks both runs use are reused, not rebuilt. With
+    ``HM_DASK`` the weeks are built side by side on the cluster's workers (run on a
+    ``DaskTaskRunner``: :func:`flows.cluster.on_cluster`).
     """
     from recsys.data.digest import lake_digest
     from recsys.data.fingerprint import HashCache
@@ -145,21 +147,18 @@ def train_retrievers(
     hashes.save()
     sources = [s.as_dict() for s in source_specs(settings, sources)]
     store = union_store(settings)
-    train = []
-    for cutoff in plan.train:
-        key = fingerprint(settings, "train", seen[cutoff], cutoff, sources)
-        out = stage_dir(settings, "train_week", key)
-        run = cached(training_week_task, settings, out, use_cache)
-        train.append(run(settings, key, str(out), cutoff, sources, store))
-    paths = {}
-    for role, fn, cutoff, read in (
+    weeks = [("train", training_week_task, c, seen[c]) for c in plan.train]
+    weeks += [
         ("valid", validation_week_task, plan.valid, seen[plan.valid]),
         ("serving", serving_union_task, plan.predict, lake_version),
-    ):
+    ]
+    calls = []
+    for role, fn, cutoff, read in weeks:
         key = fingerprint(settings, role, read, cutoff, sources)
         out = stage_dir(settings, f"{role}_week", key)
         run = cached(fn, settings, out, use_cache)
-        paths[role] = run(settings, key, str(out), cutoff, sources, store)
+        calls.append((run, (settings, key, str(out), cutoff, sources, store)))
+    *train, valid, serving = run_together(settings, calls)
     if store.is_dir():
         prune(store, UNIONS_KEPT)
-    return CandidateWeeks(train, paths["valid"], paths["serving"], sources)
+    return CandidateWeeks(train, valid, serving, sources)

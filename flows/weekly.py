@@ -16,7 +16,7 @@ from prefect import flow, task
 
 from flows.batch import batch_recommend
 from flows.clock import StageClock
-from flows.cluster import run_cluster
+from flows.cluster import on_cluster, prefect_for_workers, run_cluster
 from flows.features import build_features
 from flows.options import RunOptions
 from flows.promotion import evaluate_and_gate
@@ -60,13 +60,14 @@ def weekly_retrain(
     ``raw_dir`` defaults to ``settings.raw`` (``HM_RAW``); ``as_of`` replays an earlier week;
     ``sources`` replaces the default candidate sources; ``settings`` defaults to the ``HM_*``
     environment of the process that runs the flow (a deployment's worker). With ``HM_DASK``
-    the customer-partitioned stages run on a Dask cluster (:mod:`flows.cluster`).
+    the customer-partitioned stages run on a Dask cluster, and the candidate weeks side by side
+    on a ``DaskTaskRunner`` there (:mod:`flows.cluster`).
     """
     settings = settings or Settings()
     options = options or RunOptions()
     raw = raw_dir or (str(settings.raw) if settings.raw else None)
-    with writer(settings), run_cluster(settings) as on_cluster:
-        return _run(on_cluster, raw, as_of, sources, options)
+    with writer(settings), run_cluster(settings) as clustered, prefect_for_workers(clustered):
+        return _run(clustered, raw, as_of, sources, options)
 
 
 def _run(
@@ -86,7 +87,8 @@ def _run(
     with clock("features"):
         features = build_features(settings, plan.all, bars)
     with clock("candidates"):
-        weeks = train_retrievers(settings, plan, data.version, sources, use)
+        retrievers = on_cluster(train_retrievers, settings)
+        weeks = retrievers(settings, plan, data.version, sources, use)
     with clock("train"):
         ranker_dir = train_ranker(settings, weeks, plan.valid, options.binary, use)
     with clock("evaluate"):

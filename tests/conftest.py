@@ -179,8 +179,9 @@ def cluster():
     client exists (every stage of the loop) would hand Feast's dataframes to a client whose
     connection lives only in its parent, and wait forever.
     """
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
-    local = LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None)
-    with local, Client(local, set_as_default=False) as client:
+    from flows.cluster import local_cluster
+
+    with local_cluster(2) as address, Client(address, set_as_default=False) as client:
         yield client

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,6 +29,7 @@ from recsys.retrieval.union import UnionRetriever
 
 DONE = "_SUCCESS"
 KEEP = 6  # unions kept: a run loads or fits 6 and the least recently used goes first
+STALE_TMP_S = 6 * 3600  # a half-written union older than this is a crashed fit's: removed
 
 
 def frame_digest(frame: pd.DataFrame) -> bytes:
@@ -95,12 +97,16 @@ def keep(union: UnionRetriever, path: Path) -> Path:
 
 
 def prune(store: Path, n: int) -> list[Path]:
-    """Delete all but the ``n`` most recently used unions and any leftover temporary folder."""
+    """Delete all but the ``n`` most recently used unions and the temporary folders a crashed
+    fit left (those older than :data:`STALE_TMP_S`: a younger one may be a fit still being
+    saved, by a week built beside this one)."""
     unions = sorted(
         (p for p in store.iterdir() if p.is_dir() and not p.name.startswith(".tmp-")),
         key=lambda p: p.stat().st_mtime,
     )
-    doomed = unions[: max(0, len(unions) - n)] + list(store.glob(".tmp-*"))
+    stale = time.time() - STALE_TMP_S
+    leftovers = [p for p in store.glob(".tmp-*") if p.stat().st_mtime < stale]
+    doomed = unions[: max(0, len(unions) - n)] + leftovers
     for path in doomed:
         shutil.rmtree(path, ignore_errors=True)
     return doomed

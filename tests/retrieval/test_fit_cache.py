@@ -79,6 +79,8 @@ def test_the_least_recently_used_unions_are_pruned(tmp_path: Path) -> None:
         (tmp_path / f"u{i}").mkdir()
         os.utime(tmp_path / f"u{i}", (1000 + i, 1000 + i))
     os.utime(tmp_path / "u0", (5000, 5000))  # u0 was just reused
-    (tmp_path / ".tmp-u9-abc").mkdir()  # a killed save
+    (tmp_path / ".tmp-u9-abc").mkdir()  # a killed save, hours ago
+    os.utime(tmp_path / ".tmp-u9-abc", (1000, 1000))
+    (tmp_path / ".tmp-u8-def").mkdir()  # a save under way beside this prune (another week's)
     fit_cache.prune(tmp_path, 3)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["u0", "u3", "u4"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".tmp-u8-def", "u0", "u3", "u4"]
