@@ -27,12 +27,13 @@ def fit_ranker_task(
     settings: Settings, key: str, out: str, weeks: CandidateWeeks, valid: dt.date, binary: bool
 ) -> str:
     """Train on the weeks under ``weeks.train``, stop on the validation week -> ``out``."""
+    from recsys.parallel import cluster_or
     from recsys.ranking.train import fit_ranker
 
     path = fresh(Path(out))
     train, week = [Path(p) / "frame.parquet" for p in weeks.train], Path(weeks.valid)
     with cluster_chunks(settings) as chunks:  # a large training set trains on the cluster
-        fit_ranker(settings, train, week, where=chunks[0] if chunks else None).save(path)
+        fit_ranker(settings, train, week, where=cluster_or(chunks, None)).save(path)
     if binary:
         fit_ranker(settings, train, week, "binary").save(path / BINARY)
     rows = sum(pq.read_metadata(p).num_rows for p in train)

@@ -107,12 +107,13 @@ def serving_union_task(
 ) -> str:
     """The union fitted on everything before ``cutoff`` plus the best sellers -> ``out``."""
     from recsys.data.lake import Lake
+    from recsys.parallel import cluster_or
     from recsys.ranking.assembly import fit_serving_union
 
     path = fresh(Path(out))
     specs, lake = source_specs(settings, sources), Lake(settings.paths.lake)
     with cluster_chunks(settings) as chunks:
-        fitters = chunks[0] if chunks else settings.threads  # a task per member on a cluster
+        fitters = cluster_or(chunks, settings.threads)  # a task per member on a cluster
         fit_serving_union(lake, cutoff, specs, path, fit_store=fit_store, workers=fitters)
     return str(mark_done(path))
 

@@ -19,12 +19,28 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
 
 from recsys.forked import ordered_map
 
 if TYPE_CHECKING:
     from distributed import Client
+
+T = TypeVar("T")
+
+
+def slices(items: np.ndarray, size: int) -> Iterator[np.ndarray]:
+    """``items`` in consecutive slices of at most ``size`` (the chunks a stage maps over)."""
+    for start in range(0, len(items), max(1, size)):
+        yield items[start : start + size]
+
+
+def cluster_or(chunks: tuple[Parallel, int] | None, here: T) -> Parallel | T:
+    """Where a stage fits what it fits (union members, the ranker): the cluster of its
+    ``chunks`` (a task each there) when they run on one, else ``here``."""
+    return chunks[0] if chunks and chunks[0].client is not None else here
 
 
 @dataclass(frozen=True)

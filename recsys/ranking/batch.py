@@ -17,7 +17,7 @@ matrix, by row index. Chunks run in forked processes or on a Dask cluster's work
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,7 +25,7 @@ import pandas as pd
 
 from recsys import schema
 from recsys.data.lake import Lake
-from recsys.parallel import Parallel
+from recsys.parallel import Parallel, slices
 from recsys.ranking.candidate_store import (
     FEATURES,
     RANKER,
@@ -53,12 +53,6 @@ def active_mask(history: History, customers: np.ndarray, weeks: int | None) -> n
         return np.ones(len(customers), dtype=bool)
     recent = history.recent(7 * weeks)[schema.CUSTOMER_ID].unique()
     return np.isin(customers, recent)
-
-
-def chunks(customers: np.ndarray, size: int) -> Iterator[np.ndarray]:
-    """``customers`` in consecutive slices of at most ``size``."""
-    for start in range(0, len(customers), max(1, size)):
-        yield customers[start : start + size]
 
 
 def rank_customers(
@@ -171,7 +165,7 @@ def batch_recommendations(
     job = _Ranking(package, history, features, tables, candidates_k, sink is not None)
     bar = tqdm(total=len(ranked), desc="ranking customers", disable=not progress, unit="cust")
     where = Parallel(workers) if isinstance(workers, int) else workers
-    for recs, rows in where.map(_rank_chunk, job, chunks(ranked, size)):
+    for recs, rows in where.map(_rank_chunk, job, slices(ranked, size)):
         if sink is not None:
             sink(rows)
         parts.append(recs)

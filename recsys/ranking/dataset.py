@@ -22,7 +22,7 @@ import pandas as pd
 
 from recsys import schema
 from recsys.data.lake import Lake
-from recsys.parallel import Parallel
+from recsys.parallel import Parallel, cluster_or, slices
 from recsys.ranking.interactions import InteractionTables, interaction_features
 from recsys.ranking.member_lists import MemberLists, load_lists, save_lists
 from recsys.ranking.sampling import LABEL
@@ -116,15 +116,13 @@ def candidate_week(
     """
     history = load_history(lake, cutoff)
     truth = target_week(lake, cutoff)
-    fitters = chunks[0] if chunks and chunks[0].client else workers  # a cluster fits too
-    union, _ = fit_or_load_union(history, specs, fit_store, progress, fitters)
+    union, _ = fit_or_load_union(history, specs, fit_store, progress, cluster_or(chunks, workers))
     asked = truth[schema.CUSTOMER_ID].unique() if customers is None else customers
     asked = np.unique(np.asarray(asked, dtype=np.int64))
     where, size = chunks or (Parallel(1), max(1, len(asked)))
     tables = InteractionTables.build(history, by_customer=len(asked) > size)  # many chunks
     job = _WeekChunks(history, union, tables, k, keep)
-    slices = [asked[i : i + size] for i in range(0, len(asked), size)] or [asked]
-    parts = list(where.map(_week_chunk, job, slices))
+    parts = list(where.map(_week_chunk, job, list(slices(asked, size)) or [asked]))
     frame = _concat([f for f, _ in parts])
     lists = None if keep is None else MemberLists(_member_lists(parts, union), keep)
     frame[LABEL] = label(frame, truth)

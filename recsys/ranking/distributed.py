@@ -11,6 +11,7 @@ across the workers (it does not stop early); the best iteration is then chosen h
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -46,7 +47,9 @@ def fit_on_cluster(
     from lightgbm.dask import DaskLGBMRanker
 
     params = {k: v for k, v in config.lgb_params().items() if k != "num_threads"}
-    with client.as_current():  # the stage's client is not Dask's default: make it current here
+    with client.as_current(), warnings.catch_warnings():  # the stage's client: not the default
+        # each worker trains on its own threads: the estimator's n_jobs is dropped, as meant
+        warnings.filterwarnings("ignore", "Parameter n_jobs will be ignored")
         x, y, group = _partitions(client, train, features, vocab)
         model = DaskLGBMRanker(client=client, n_estimators=config.n_estimators, **params)
         model.fit(x, y, group=group, feature_name=features)
