@@ -151,3 +151,17 @@ def test_a_training_set_over_the_limit_trains_on_the_cluster(
     assert remote.features == here.features and remote.vocab == here.vocab
     assert remote.booster.model_to_string() != here.booster.model_to_string()
     assert max(remote.curve) == pytest.approx(max(here.curve), abs=0.05)
+
+
+def test_the_compose_workers_can_run_what_the_loop_places_on_them() -> None:
+    import yaml
+
+    compose = yaml.safe_load((Path(__file__).parents[2] / "infra" / "compose.yaml").read_text())
+    services = compose["services"]
+    loop, worker = services["worker"], services["dask-worker"]
+    env = worker["environment"]
+    assert {k: env[k] for k in loop["environment"]} == loop["environment"]  # home, Prefect API
+    assert env["DASK_DISTRIBUTED__WORKER__DAEMON"] == "False"  # stage tasks fork
+    assert set(loop["volumes"]) <= set(worker["volumes"])
+    scheduler = env["HM_DASK"].removeprefix("tcp://")
+    assert scheduler.split(":")[0] in services and f"tcp://{scheduler}" in worker["command"]
