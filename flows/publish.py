@@ -99,10 +99,13 @@ def prune_candidates(settings: Settings, keep: str) -> list[str]:
 @task(name="rank answers ahead")
 @own_process("rank answers ahead")
 def answers_task(settings: Settings, version: str, progress: bool) -> int:
-    """Every customer's context-free list for ``version`` over the online features."""
+    """Every customer's context-free list for ``version`` over the online features (ranked
+    chunk by chunk on ``HM_DASK``'s cluster when the batch's scores are those)."""
+    from flows.cluster import chunk_runner
     from serving.ahead import rank_ahead
 
-    return len(rank_ahead(settings, version, progress).customers)
+    with chunk_runner(settings) as where:
+        return len(rank_ahead(settings, version, progress, where).customers)
 
 
 @task(name="move champion")

@@ -17,15 +17,16 @@ import fcntl
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from recsys import swap
 from recsys.features.online import OnlineFeatures
+from recsys.parallel import Parallel
 from recsys.ranking.candidate_store import FEATURES, RANKER, CandidateStore
 from recsys.ranking.coldstart import popularity_member
 from recsys.retrieval.popularity import PopularityRetriever, lookup_segment
@@ -33,7 +34,13 @@ from recsys.schema import FALLBACK, K
 from recsys.settings import Settings
 from serving.answers import META, Answers, item_json
 from serving.bulk_lists import Lists, drop_repeats, first_seen_codes, grouped_top, top_up
-from serving.model import ServingModel, ServingState, features_published, serving_state
+from serving.model import (
+    ArticleTable,
+    ServingModel,
+    ServingState,
+    features_published,
+    serving_state,
+)
 from serving.rules import Item, allowed
 from serving.scoring import cold_items, finish, on_sale_check, popular_items, score_rows
 
@@ -42,18 +49,26 @@ CHUNK = 500  # customers per booster call (~100k rows)
 KEEP = 3  # answer folders kept per home (the newest)
 
 
-def rank_ahead(settings: Settings, version: str, progress: bool = False) -> Answers:
+def rank_ahead(
+    settings: Settings, version: str, progress: bool = False, parallel: Parallel | None = None
+) -> Answers:
     """The answers of model ``version`` over the online store's current features, ranked now
-    (or loaded, when this state was ranked before)."""
+    (or loaded, when this state was ranked before); with a cluster's ``parallel``, the chunks
+    of a store the batch scored are ranked on its workers."""
     features_published(settings, None, None)
     features = OnlineFeatures(settings, refresh_s=0)
     model = ServingModel.load(settings, version)
     state = serving_state(model, features, features.customer(-1), settings.on_sale_days)
-    return ranked_ahead(state, features, settings.threads, settings.paths.answers, progress)
+    where = parallel or Parallel(settings.threads)
+    return ranked_ahead(state, features, where, settings.paths.answers, progress)
 
 
 def ranked_ahead(
-    state: ServingState, features: OnlineFeatures, threads: int, root: Path, progress: bool = False
+    state: ServingState,
+    features: OnlineFeatures,
+    where: int | Parallel,
+    root: Path,
+    progress: bool = False,
 ) -> Answers:
     """``state``'s answers from ``root`` (shared by workers and restarts), computed if missing.
 
@@ -65,7 +80,7 @@ def ranked_ahead(
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (path / META).exists():
             return Answers.load(path)
-        answers = precompute(state, features, threads, progress)
+        answers = precompute(state, features, where, progress)
         answers.save(path)
     _prune(root)
     return answers
@@ -87,9 +102,14 @@ def _prune(root: Path) -> None:
 
 
 def precompute(
-    state: ServingState, features: OnlineFeatures, threads: int, progress: bool = False
+    state: ServingState,
+    features: OnlineFeatures,
+    where: int | Parallel = 1,
+    progress: bool = False,
 ) -> Answers:
-    """Rank every customer of ``state``'s candidate store, :data:`CHUNK` customers per call."""
+    """Rank every customer of ``state``'s candidate store, :data:`CHUNK` customers per call
+    (``where``: booster threads, or a :class:`Parallel`; its cluster ranks the chunks of a
+    store the batch scored, a task each: the answers are the same)."""
     from tqdm.auto import tqdm
 
     start = time.perf_counter()
@@ -99,10 +119,7 @@ def precompute(
     ids, codes, cold = _segments(state)
     rules = _Rules.of(state, cold)
     bar = tqdm(total=n, desc="ranking customers ahead", unit="cust", disable=not progress)
-    chunks = _scored_chunks(store) if scored_by_batch(state) else _customer_rows(state, features)
-    for lo, hi, rows in chunks:
-        segments = lookup_segment(ids, codes, np.asarray(store.customers[lo:hi], np.int64))
-        lists = rules.apply(_ranked_chunk(state, rows, lo, hi, threads), segments)
+    for lo, hi, lists in _finished_chunks(state, features, rules, ids, codes, where):
         for name in ("articles", "scores", "sources", "lengths"):
             getattr(out, name)[lo:hi] = getattr(lists, name)
         bar.update(hi - lo)
@@ -164,6 +181,53 @@ class _Rules:
         return lists
 
 
+def _finished_chunks(
+    state: ServingState,
+    features: OnlineFeatures,
+    rules: _Rules,
+    ids: np.ndarray,
+    codes: np.ndarray,
+    where: int | Parallel,
+) -> Iterator[tuple[int, int, Lists]]:
+    """(lo, hi, finished lists of store customers ``lo:hi``) per chunk, in order."""
+    store = state.model.candidates
+    on_cluster = isinstance(where, Parallel) and where.client is not None
+    if on_cluster and store.path is not None and scored_by_batch(state):
+        assert isinstance(where, Parallel)
+        table = replace(state.articles, matrix=state.articles.matrix[:0])  # ids and on-sale
+        job = _KeptScores(store.path, table, rules, ids, codes)
+        bounds = _bounds(store)
+        for (lo, hi), lists in zip(bounds, where.map(_kept_chunk, job, bounds), strict=True):
+            yield lo, hi, lists
+        return
+    threads = where if isinstance(where, int) else where.workers
+    chunks = _scored_chunks(store) if scored_by_batch(state) else _customer_rows(state, features)
+    for lo, hi, rows in chunks:
+        segments = lookup_segment(ids, codes, np.asarray(store.customers[lo:hi], np.int64))
+        top = _top(store, state.articles, lo, hi, _booster_scores(state, rows, threads))
+        yield lo, hi, rules.apply(top, segments)
+
+
+@dataclass(frozen=True)
+class _KeptScores:
+    """What a chunk of a store the batch scored is finished with, on a worker (the store is
+    read from its folder there)."""
+
+    store: Path
+    articles: ArticleTable
+    rules: _Rules
+    ids: np.ndarray
+    codes: np.ndarray
+
+
+def _kept_chunk(job: _KeptScores, bounds: tuple[int, int]) -> Lists:
+    """The finished lists of store customers ``lo:hi`` by the scores the batch kept."""
+    lo, hi = bounds
+    store = CandidateStore.open(job.store)
+    segments = lookup_segment(job.ids, job.codes, np.asarray(store.customers[lo:hi], np.int64))
+    return job.rules.apply(_top(store, job.articles, lo, hi, None), segments)
+
+
 def scored_by_batch(state: ServingState) -> bool:
     """Whether ``state``'s candidate store holds its ranker's scores over the features online
     now (the batch ranked with this ranker on the snapshots that were materialized)."""
@@ -207,23 +271,36 @@ def _customer_rows(
             yield lo, hi, rows
 
 
-def _ranked_chunk(
-    state: ServingState, rows: np.ndarray | None, lo: int, hi: int, threads: int
+Scorer = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
+def _booster_scores(state: ServingState, rows: np.ndarray | None, threads: int) -> Scorer | None:
+    """Scores of a chunk's candidates by ``state``'s booster over the customers' ranker
+    ``rows`` (one call); None for ``rows`` None (the store's kept scores)."""
+    if rows is None:
+        return None
+
+    def score(articles: np.ndarray, block: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        return score_rows(state, articles, block, np.repeat(rows, counts, axis=0), threads)
+
+    return score
+
+
+def _top(
+    store: CandidateStore, table: ArticleTable, lo: int, hi: int, scorer: Scorer | None
 ) -> Lists:
     """The top :data:`K` candidates on sale of store customers ``lo:hi`` (ties: lower article
-    id), scored in one booster call over their ranker ``rows`` (None: the store's scores)."""
-    store = state.model.candidates
+    id), by ``scorer`` (None: the scores the store kept)."""
     counts = np.diff(store.offsets[lo : hi + 1])
     r0, r1 = int(store.offsets[lo]), int(store.offsets[hi])
     if r1 == r0:
         return Lists.empty(hi - lo, K)
     articles, block, kept = store.read(r0, r1)
-    if rows is None:
+    if scorer is None:
         assert kept is not None
         scores = kept
     else:
-        scores = score_rows(state, articles, block, np.repeat(rows, counts, axis=0), threads)
-    table = state.articles
+        scores = scorer(articles, block, counts)
     at, known = table.rows(articles.astype(np.int64))
     sources = block[:, store.columns.index("best_source")].astype(np.int16)
     group = np.repeat(np.arange(hi - lo), counts)

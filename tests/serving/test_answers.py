@@ -14,7 +14,7 @@ from recsys.data.ids import customer_key
 from recsys.ranking.candidate_store import CandidateStore
 from recsys.schema import K
 from recsys.settings import Settings
-from serving.ahead import precompute, ranked_ahead, render_items, scored_by_batch
+from serving.ahead import CHUNK, precompute, ranked_ahead, render_items, scored_by_batch
 from serving.answers import Answers, segment_of
 from serving.api import _items
 from serving.model import ArticleTable
@@ -52,6 +52,21 @@ def test_the_batch_scores_rank_the_answers_the_online_features_would(rec: Recomm
     kept, ranked = precompute(state, rec.watched, 1), precompute(read, rec.watched, 1)
     for name in ("customers", "articles", "scores", "sources", "lengths"):
         assert np.array_equal(getattr(kept, name), getattr(ranked, name)), name
+
+
+def test_answers_ranked_on_a_dask_cluster_are_those_ranked_here(rec: Recommender, cluster) -> None:
+    """A chunk a task: each worker reads its chunk from the store's folder and finishes it."""
+    from recsys.parallel import Parallel
+
+    state = replace(rec.state, answers=None)
+    assert scored_by_batch(state) and len(state.model.candidates.customers) > CHUNK  # chunks
+    here, there = (
+        precompute(state, rec.watched, 1),
+        precompute(state, rec.watched, Parallel(client=cluster)),
+    )
+    for name in ("customers", "articles", "scores", "sources", "lengths", "names", "cold"):
+        want, got = getattr(here, name), getattr(there, name)
+        assert got == want if isinstance(want, dict) else np.array_equal(got, want), name
 
 
 def test_scores_over_other_features_than_those_online_are_not_reused(rec: Recommender) -> None:
