@@ -13,12 +13,18 @@ from recsys.settings import Settings
 
 @task(name="write submission")
 def submission_task(settings: Settings, recs_dir: str, out: str | None) -> dict:
-    """The batch's recommendations as ``customer_id,prediction`` (Kaggle's hex ids) -> a CSV."""
+    """The batch's recommendations as ``customer_id,prediction`` (Kaggle's hex ids) -> a CSV;
+    formatted a customer chunk a task on ``HM_DASK``'s cluster."""
     import pandas as pd
 
+    from flows.cluster import chunk_runner
     from recsys import schema
     from recsys.data.lake import Lake
-    from recsys.ranking.submission import submission_frame, write_submission
+    from recsys.ranking.submission import (
+        submission_frame,
+        write_submission,
+        write_submission_in_parts,
+    )
 
     folder = Path(recs_dir)
     cutoff = (folder / "cutoff.txt").read_text().strip()
@@ -26,7 +32,14 @@ def submission_task(settings: Settings, recs_dir: str, out: str | None) -> dict:
     target.parent.mkdir(parents=True, exist_ok=True)
     columns = [schema.CUSTOMER_ID, schema.CUSTOMER_HEX]
     customers = Lake(settings.paths.lake).read(schema.CUSTOMERS, columns).to_pandas()
-    frame = submission_frame(pd.read_parquet(folder / RECS), customers)
+    recs = pd.read_parquet(folder / RECS)
+    if settings.dask:
+        with chunk_runner(settings) as where:
+            rows = write_submission_in_parts(
+                recs, customers, target, where, settings.batch_customers
+            )
+        return {"path": str(target), "cutoff": cutoff, "rows": rows}
+    frame = submission_frame(recs, customers)
     return {"path": str(write_submission(frame, target)), "cutoff": cutoff, "rows": len(frame)}
 
 

@@ -95,3 +95,28 @@ def test_submission_has_twelve_padded_ids_per_customer(tmp_path) -> None:
     ids = sub["prediction"].iloc[0].split(" ")
     assert len(ids) == 12 and all(len(i) == 10 for i in ids)
     assert ids[0] == "0108775026"  # rank 1 first
+
+
+@pytest.mark.parametrize("on_cluster", [False, True])
+def test_a_submission_written_in_parts_is_the_one_written_whole(
+    tmp_path, on_cluster: bool, request: pytest.FixtureRequest
+) -> None:
+    from recsys.parallel import Parallel
+    from recsys.ranking.submission import write_submission_in_parts
+
+    rng = np.random.default_rng(18)
+    ids = rng.permutation(np.arange(1, 51, dtype=np.int64) * 7919)  # not in id order
+    customers = pd.DataFrame({C: ids, schema.CUSTOMER_HEX: [f"{i:064x}" for i in ids]})
+    ranked = ids[rng.random(50) < 0.8]  # some customers have no list
+    recs = pd.DataFrame(
+        {
+            C: np.repeat(ranked, 12),
+            A: rng.integers(108775015, 959461001, 12 * len(ranked)).astype(np.int32),
+            R: np.tile(np.arange(12, 0, -1), len(ranked)),
+        }
+    ).sample(frac=1, random_state=18)  # rows in any order
+    whole = write_submission(submission_frame(recs, customers), tmp_path / "whole.csv")
+    where = Parallel(client=request.getfixturevalue("cluster")) if on_cluster else Parallel(1)
+    parts = tmp_path / "parts.csv"
+    assert write_submission_in_parts(recs, customers, parts, where, size=7) == 50
+    assert parts.read_bytes() == whole.read_bytes()
