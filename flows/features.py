@@ -10,17 +10,27 @@ from flows.own_process import own_process
 from flows.summary import FeatureFacts
 from recsys.settings import Settings
 
+PARTS_PER_SLOT = 2  # customer snapshot parts per worker thread (a part re-reads the lake)
+
 
 @task(name="build snapshots")
 @own_process("build snapshots")
 def build_snapshots_task(settings: Settings, cutoffs: list[dt.date], progress: bool) -> dict:
-    """Customer and article snapshots of ``cutoffs`` (files up to date are kept, not rebuilt)."""
+    """Customer and article snapshots of ``cutoffs`` (files up to date are kept, not rebuilt);
+    with ``HM_DASK``, each customer snapshot in customer id ranges, a task each on the cluster
+    (:data:`PARTS_PER_SLOT` per worker thread)."""
+    from flows.cluster import chunk_runner
     from recsys.data.fingerprint import HashCache
     from recsys.data.lake import Lake
+    from recsys.features.customer_parts import CustomerParts
     from recsys.features.snapshots import build_snapshots
 
     lake, hashes = Lake(settings.paths.lake), HashCache(settings.paths.file_hashes)
-    infos = build_snapshots(lake, cutoffs, settings.paths.features, progress, hashes=hashes)
+    with chunk_runner(settings) as where:
+        parts = CustomerParts(where, PARTS_PER_SLOT * where.slots) if where.client else None
+        infos = build_snapshots(
+            lake, cutoffs, settings.paths.features, progress, hashes=hashes, parts=parts
+        )
     hashes.save()
     built = [i for i in infos if not i.skipped]
     return {"built": len(built), "kept": len(infos) - len(built)}

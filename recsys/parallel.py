@@ -50,6 +50,13 @@ class Parallel:
     workers: int = 1
     client: Client | None = None
 
+    @property
+    def slots(self) -> int:
+        """How many items run at once: the processes here, or the cluster's worker threads."""
+        if self.client is None:
+            return self.workers
+        return sum(self.client.nthreads().values()) or 1
+
     def map(
         self,
         function: Callable[[Any, Any], Any],
@@ -72,21 +79,62 @@ def cluster_map(
 ) -> Iterator[Any]:
     """``function(shared, item)`` per item as tasks on ``client``'s workers, in item order.
 
-    ``shared`` is scattered to every worker once; at most ``window`` tasks (default: two per
-    worker thread) are in flight, so results never pile up ahead of a slow one.
+    ``shared`` is scattered once, to one worker; each other worker fetches it from a peer when
+    its first task needs it and keeps it while its tasks do. At most ``window`` tasks (default:
+    two per worker thread) are in flight, so results never pile up ahead of a slow one. Should
+    every copy of ``shared`` die with its workers, it is scattered again and the tasks it took
+    along are resubmitted (:data:`RESCATTERS` times at most).
     """
-    [ref] = client.scatter([shared], broadcast=True, hash=False)
-    slots = sum(client.nthreads().values()) or 1
-    window = max(1, window or 2 * slots)
+    shipped = _Shipped(client, function, shared)
+    window = max(1, window or 2 * Parallel(client=client).slots)
     pending: deque = deque()
     try:
         for item in items:
-            pending.append(client.submit(function, ref, item, pure=False))
+            pending.append((item, shipped.submit(item)))
             if len(pending) >= window:
-                yield pending.popleft().result()
+                yield shipped.result(pending)
         while pending:
-            yield pending.popleft().result()
+            yield shipped.result(pending)
     finally:
         if pending:  # left early (an error): stop what is still queued
-            client.cancel(list(pending))
-        ref.release()
+            client.cancel([future for _, future in pending])
+        shipped.ref.release()
+
+
+RESCATTERS = 3  # how often a map scatters its shared data again after losing every copy
+
+
+class _Shipped:
+    """A function and its scattered first argument on a cluster (see :func:`cluster_map`).
+
+    Not broadcast: ``Client.scatter(broadcast=True)`` replicates under a scheduler-wide lock,
+    and a worker dying mid-replication left it held (every later broadcast waited forever)."""
+
+    def __init__(self, client: Client, function: Callable[[Any, Any], Any], shared: Any) -> None:
+        self.client, self.function, self.shared = client, function, shared
+        self.lost = 0
+        [self.ref] = client.scatter([shared], hash=False)
+
+    def submit(self, item: Any) -> Any:
+        """The future of ``function(shared, item)``."""
+        return self.client.submit(self.function, self.ref, item, pure=False)
+
+    def result(self, pending: deque) -> Any:
+        """The first pending (item, future)'s result, popped; the shared data scattered again
+        and every pending item resubmitted if it was lost."""
+        from distributed.client import FutureCancelledError
+
+        while True:
+            try:
+                value = pending[0][1].result()
+            except FutureCancelledError:  # the scheduler lost every copy of the shared data
+                if self.lost >= RESCATTERS:
+                    raise
+                self.lost += 1
+                self.ref.release()
+                [self.ref] = self.client.scatter([self.shared], hash=False)
+                for i, (item, _) in enumerate(pending):
+                    pending[i] = (item, self.submit(item))
+                continue
+            pending.popleft()
+            return value

@@ -58,8 +58,9 @@ def _group_sums() -> list[str]:
     ]
 
 
-def banded_sql(cutoff: dt.date) -> str:
-    """Per customer and window band (see :func:`sql.band`): additive sums over ``pd``."""
+def banded_sql(cutoff: dt.date, mean_price: str = ARTICLE_MEAN_PRICE) -> str:
+    """Per customer and window band (see :func:`sql.band`): additive sums over ``pd``
+    (``mean_price``: the query of each article's mean price, ``a, am``)."""
     return f"""
 SELECT *
 FROM (
@@ -69,7 +70,7 @@ FROM (
     (count(*) FILTER (WHERE is_last))::INTEGER AS arts, bit_or(m) AS m,
     min(t) AS first_day, max(t) AS last_day,
     {select_list(_group_sums())}
-  FROM pd JOIN ({ARTICLE_MEAN_PRICE}) USING (a)
+  FROM pd JOIN ({mean_price}) USING (a)
   GROUP BY ALL
 )
 JOIN (
@@ -78,9 +79,10 @@ JOIN (
 ) USING (c, b)"""
 
 
-def prepare(con, cutoff: dt.date) -> None:
+def prepare(con, cutoff: dt.date, mean_price: str = ARTICLE_MEAN_PRICE) -> None:
     """Create the temp table ``customer_bands`` (:func:`banded_sql`) for ``cutoff``."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE customer_bands AS {banded_sql(cutoff)}")
+    sql = banded_sql(cutoff, mean_price)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE customer_bands AS {sql}")
 
 
 def window_sql(index: int, window: str) -> str:

@@ -87,19 +87,27 @@ LEFT JOIN customers cu ON cu.{schema.CUSTOMER_ID} = tx.c
 LEFT JOIN ({group_codes_sql()}) gc ON gc.a = tx.a"""
 
 
-def load_base_tables(con, lake: Lake, until: dt.date) -> None:
-    """Create the temp tables ``articles``, ``customers`` and ``tx_all`` (see module doc)."""
+def load_base_tables(
+    con, lake: Lake, until: dt.date, customers: tuple[int, int] | None = None
+) -> None:
+    """Create the temp tables ``articles``, ``customers`` and ``tx_all`` (see module doc);
+    with ``customers`` = (lo, hi), only those with ids in ``lo..hi`` and their rows."""
     current = lake.current_dir()
-    for table, columns in (
-        (schema.ARTICLES, ARTICLE_COLUMNS),
-        (schema.CUSTOMERS, CUSTOMER_COLUMNS),
+    within = "" if customers is None else " WHERE {} BETWEEN {} AND {}"
+    for table, columns, key in (
+        (schema.ARTICLES, ARTICLE_COLUMNS, None),
+        (schema.CUSTOMERS, CUSTOMER_COLUMNS, schema.CUSTOMER_ID),
     ):
         path = quote(str(current / f"{table}.parquet"))
+        where = within.format(key, *customers) if key and customers else ""
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {table} AS "
-            f"SELECT {', '.join(columns)} FROM read_parquet({path})"
+            f"SELECT {', '.join(columns)} FROM read_parquet({path}){where}"
         )
-    history = pair_history_sql(enriched_sql(transactions_sql(lake, until)))
+    tx = transactions_sql(lake, until)
+    if customers is not None:
+        tx = f"SELECT * FROM ({tx}){within.format('c', *customers)}"
+    history = pair_history_sql(enriched_sql(tx))
     con.execute(f"CREATE OR REPLACE TEMP TABLE tx_all AS {history}")
 
 

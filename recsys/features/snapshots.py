@@ -33,6 +33,7 @@ from recsys.features.article import article_snapshot_sql
 from recsys.features.article import prepare as prepare_articles
 from recsys.features.customer import customer_snapshot_sql
 from recsys.features.customer import prepare as prepare_customers
+from recsys.features.customer_parts import CustomerParts, customer_snapshot_in_parts
 from recsys.features.pairdays import load_base_tables, use_cutoff
 from recsys.features.spec import article_features, customer_features
 from recsys.features.sql import connect, quote
@@ -145,14 +146,21 @@ def _session(features_dir: Path) -> Iterator:
 
 
 def _build_entities(
-    con, lake: Lake, cutoff: dt.date, features_dir: Path, entities: list[str], digest: str
+    con,
+    lake: Lake,
+    cutoff: dt.date,
+    features_dir: Path,
+    entities: list[str],
+    digest: str,
+    parts: tuple[CustomerParts, dt.date] | None = None,
 ) -> list[SnapshotInfo]:
     """Write the snapshots of ``entities`` for ``cutoff`` from the loaded base tables
-    (``digest``: :func:`read_digest` of the cutoff, kept in the files' metadata)."""
+    (``digest``: :func:`read_digest` of the cutoff, kept in the files' metadata); with
+    ``parts`` (where, and the day the base tables end), the customers' in parts there."""
     start = time.perf_counter()
     use_cutoff(con, cutoff)
     prepare_articles(con, cutoff)
-    if "customer" in entities:
+    if "customer" in entities and parts is None:
         prepare_customers(con, cutoff)
     meta = {
         LAKE_VERSION_KEY: lake.current_version() or "",
@@ -162,7 +170,17 @@ def _build_entities(
     infos = []
     for entity in entities:
         path = snapshot_path(features_dir, entity, cutoff)
-        _write(con, _SQL[entity](cutoff, _timestamp_sql(cutoff)), path, meta)
+        folder = path.parent / f".parts-{uuid.uuid4().hex[:8]}"
+        try:
+            if entity == "customer" and parts is not None:
+                where, until = parts
+                ts = _timestamp_sql(cutoff)
+                sql = customer_snapshot_in_parts(con, lake, until, cutoff, ts, where, folder)
+            else:
+                sql = _SQL[entity](cutoff, _timestamp_sql(cutoff))
+            _write(con, sql, path, meta)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
         rows = pq.ParquetFile(path).metadata.num_rows
         infos.append(SnapshotInfo(cutoff, entity, path, rows, time.perf_counter() - start))
         start = time.perf_counter()
@@ -253,6 +271,7 @@ def build_snapshots(
     force: bool = False,
     entities: Iterable[str] = ENTITIES,
     hashes: HashCache | None = None,
+    parts: CustomerParts | None = None,
 ) -> list[SnapshotInfo]:
     """Build the snapshots of every cutoff, skipping files already up to date (unless ``force``).
 
@@ -260,6 +279,8 @@ def build_snapshots(
     cutoff's snapshots are aggregates of that shared base (timed with the first file built).
     ``hashes``: the stat cache the lake's files are hashed through (the home's keeps their hashes
     across runs; default: one for this call, each file hashed once for all the cutoffs).
+    ``parts``: build each customer snapshot in customer id ranges, a task each there (a Dask
+    cluster's workers: :mod:`recsys.features.customer_parts`); the same files.
     Returns one info per cutoff and entity, oldest cutoff first (``skipped`` ones included).
     """
     from tqdm.auto import tqdm
@@ -277,8 +298,11 @@ def build_snapshots(
             load_base_tables(con, lake, max(todo))
             base = time.perf_counter() - start
         for cutoff in tqdm(cutoffs, desc="feature snapshots", unit="cutoff", disable=not progress):
+            split = None if parts is None else (parts, max(todo))
             built = (
-                _build_entities(con, lake, cutoff, features_dir, stale[cutoff], digests[cutoff])
+                _build_entities(
+                    con, lake, cutoff, features_dir, stale[cutoff], digests[cutoff], split
+                )
                 if stale[cutoff]
                 else []
             )
