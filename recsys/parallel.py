@@ -4,13 +4,14 @@ A stage that works customer chunk by customer chunk (the batch, ranking ahead) p
 every chunk reads once (``shared``: the fitted package, the history, feature tables) and maps a
 function of (``shared``, chunk) over the chunks. :class:`Parallel` runs that map either in
 forked processes (:mod:`recsys.forked`: ``shared`` inherited copy-on-write) or on the workers
-of a Dask cluster, where ``shared`` is scattered to every worker once and each task ships only
-its chunk. Either way the results come back in chunk order, at most ``window`` chunks in
-flight, so the output does not depend on where it ran.
+of a Dask cluster, where ``shared`` is scattered once (each worker then fetches it once from a
+peer) and each task ships only its chunk. Either way the results come back in chunk order, at
+most ``window`` chunks in flight, so the output does not depend on where it ran.
 
 On a cluster, a worker that dies mid-chunk is Dask's to handle: the scheduler runs the lost
 chunk again on another worker (up to ``distributed.scheduler.allowed-failures`` times) and the
-scattered ``shared`` is copied from a worker that still holds it.
+scattered ``shared`` is copied from a worker that still holds it; if none does, the map
+scatters it again (:func:`cluster_map`).
 """
 
 from __future__ import annotations
