@@ -35,6 +35,8 @@ format: install  ## apply ruff's fixes and formatting
 
 bench: install  ## benchmarks at tiny, small, medium and full scale (cost curve); figures go into README.md
 	$(BIN)/python -m benchmarks.run --scales tiny small medium full --readme README.md
+	$(BIN)/python -m benchmarks.dask_scale --workdir .hm/bench/medium --scale medium --readme README.md
+	$(BIN)/python -m benchmarks.capacity --readme README.md
 
 ui: install  ## open the MLflow UI on the project's tracking store (http://127.0.0.1:5000)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(abspath $(or $(HM_HOME),.hm))/mlflow/mlflow.db \
