@@ -130,6 +130,7 @@ def _child(send: Connection, function: Callable[..., Any], args: tuple, kwargs: 
     parent = os.getppid()
     threading.Thread(target=_exit_without, args=(parent,), name="parent-watch", daemon=True).start()
     _drop_inherited_connections()
+    _renew_dask_offload()
     try:
         answer = (True, function(*args, **kwargs), "")
     except BaseException as error:  # noqa: BLE001 (handed to the parent, raised there)
@@ -165,6 +166,21 @@ def _drop_inherited_connections() -> None:
     # deprecated aliases) answer with a warning
     for engine in [o for o in gc.get_objects() if issubclass(type(o), Engine)]:
         engine.dispose(close=False)
+
+
+def _renew_dask_offload() -> None:
+    """A new thread pool for Dask's offloading (what a client serializes and deserializes when
+    a message is over 10 MiB): the parent's pool came along without its thread, and counts it
+    idle, so work handed to it would wait forever (a stage's client hung on its first large
+    chunk result when the parent, hosting the scheduler, had offloaded before forking)."""
+    if "distributed" not in sys.modules:
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    import distributed.utils
+
+    name = "Dask-Offload"
+    distributed.utils._offload_executor = ThreadPoolExecutor(1, thread_name_prefix=name)
 
 
 def _exit_without(parent: int) -> None:

@@ -28,11 +28,28 @@ def module_file(root: Path, module: str) -> Path | None:
     return None
 
 
+PARSE_TRIES = 3
+
+
+def parsed(source: bytes) -> ast.Module:
+    """``ast.parse(source)``, tried again on CPython 3.11's spurious "AST constructor recursion
+    depth mismatch" (gh-106905, fixed in 3.11.8): its counter is shared by every thread, so a
+    parse in another thread of the process at the same time breaks this one (it failed a stage
+    once on CI)."""
+    for _ in range(PARSE_TRIES - 1):
+        try:
+            return ast.parse(source)
+        except SystemError as error:
+            if "recursion depth mismatch" not in str(error):
+                raise
+    return ast.parse(source)
+
+
 def imported(root: Path, path: Path) -> set[str]:
     """The ``recsys`` module names ``path`` imports (and ``from m import x``'s ``m.x``)."""
     package = [root.name, *path.relative_to(root).parent.parts]
     names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_bytes())):
+    for node in ast.walk(parsed(path.read_bytes())):
         if isinstance(node, ast.Import):
             names |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom):

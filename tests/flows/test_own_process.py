@@ -100,3 +100,21 @@ def test_a_decorated_function_runs_in_its_own_process_under_its_own_name() -> No
     assert inspect.signature(decorated) == inspect.signature(_pid_and)  # what Prefect binds
     pid, value = decorated(value=4)
     assert value == 8 and pid != os.getpid()
+
+
+def _offloaded() -> int:
+    import asyncio
+
+    from distributed.utils import offload
+
+    async def once() -> int:
+        return await asyncio.wait_for(offload(lambda: 42), 10)
+
+    return asyncio.run(once())
+
+
+def test_dask_offloading_works_in_a_stage_whose_parent_offloaded_before() -> None:
+    """A client serializes messages over 10 MiB on Dask's offload thread: the child gets a pool
+    of its own (the parent's came along without its thread and would never run the work)."""
+    assert _offloaded() == 42  # the parent's pool now has a thread, counted idle
+    assert in_own_process("batch", _offloaded) == 42

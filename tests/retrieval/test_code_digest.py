@@ -52,3 +52,20 @@ def test_imports_inside_functions_and_relative_ones_count(tmp_path: Path) -> Non
         (root / name).write_text(text)
     got = {str(p.relative_to(root)) for p in fit_sources(root)}
     assert got == set(files) - {"unused.py"}
+
+
+def test_a_parse_broken_by_another_thread_is_tried_again(monkeypatch) -> None:
+    import ast
+
+    from recsys.retrieval import code_digest
+
+    real, calls = ast.parse, []
+
+    def flaky(source: bytes) -> ast.Module:
+        calls.append(1)
+        if len(calls) == 1:
+            raise SystemError("AST constructor recursion depth mismatch (before=63, after=80)")
+        return real(source)
+
+    monkeypatch.setattr(code_digest.ast, "parse", flaky)
+    assert isinstance(code_digest.parsed(b"import os"), ast.Module) and len(calls) == 2
