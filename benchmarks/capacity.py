@@ -52,7 +52,8 @@ def stage_exponents() -> dict[str, float]:
 def model() -> list[dict]:
     """Per stage: full one box, 10x one box, p, and 10x on each of :data:`WORKERS`."""
     full = json.loads((RESULTS / "retrain_full.json").read_text())["timings"]
-    runs = {r["mode"]: r for r in json.loads((RESULTS / "dask_medium.json").read_text())["runs"]}
+    runs = speedup_runs()
+    assert runs is not None
     one, two = runs["local:1"]["stages"], runs["local:2"]["stages"]
     b = stage_exponents()
     rows = []
@@ -66,21 +67,34 @@ def model() -> list[dict]:
     return rows
 
 
+SPEEDUP_SCALES = ("medium",)  # where the 1 -> 2 worker speedup is read (small: overheads only)
+
+
+def speedup_runs() -> dict[str, dict] | None:
+    """The 1- and 2-worker runs of the largest scale that has both, by mode; None if none has."""
+    for scale in SPEEDUP_SCALES:
+        path = RESULTS / f"dask_{scale}.json"
+        if path.exists():
+            runs = {r["mode"]: r for r in json.loads(path.read_text())["runs"]}
+            if {"local:1", "local:2"} <= set(runs):
+                return {**runs, "scale": {"name": scale}}
+    return None
+
+
 def measured() -> bool:
     """Whether the figures the model needs are in ``benchmarks/results``."""
-    path = RESULTS / "dask_medium.json"
-    if not path.exists() or not (RESULTS / "retrain_full.json").exists():
-        return False
-    modes = {r["mode"] for r in json.loads(path.read_text())["runs"]}
-    return {"local:1", "local:2"} <= modes
+    return speedup_runs() is not None and (RESULTS / "retrain_full.json").exists()
 
 
 def render_capacity() -> str:
     """The README table of :func:`model`, with its totals (a line saying what is missing when
     the medium world has not been retrained on 1 and 2 workers yet)."""
     if not measured():
-        return "Not measured yet: `python -m benchmarks.dask_scale` has no 1- and 2-worker runs."
+        return "Not measured yet: the medium world has no 1- and 2-worker retrains (`make bench`)."
     rows = model()
+    runs = speedup_runs()
+    assert runs is not None
+    source = f"Parallel share p from the {runs['scale']['name']} world's 1 -> 2 worker retrains."
     head = ["stage", "full H&M, 1 box (s)", "growth b", "parallel share p", "10x, 1 box (s)"]
     head += [f"10x, {w} workers (s)" for w in WORKERS[1:]]
     lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
@@ -98,7 +112,7 @@ def render_capacity() -> str:
     total += [f"{sum(r['big'] for r in rows):,.0f}"]
     total += [f"{sum(r['on'][w] for r in rows):,.0f}" for w in WORKERS[1:]]
     lines.append("| " + " | ".join(total) + " |")
-    return "\n".join(lines)
+    return "\n".join([source, "", *lines])
 
 
 def main() -> None:
